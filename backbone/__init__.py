@@ -1,0 +1,15 @@
+"""spanmix.backbone: domain-free sequence modelling from local/global token mixers.
+
+    from spanmix.backbone import build_mixer, MixerStack
+    mixer = build_mixer("local", dim=256, heads=8, window=128)     # (B, L, 256) -> (B, L, 256)
+    body = MixerStack(256, "local*3,full", heads=8, window=128)    # MASFormer-style schedule
+"""
+from spanmix.backbone.blocks import Block, make_ffn, make_norm
+from spanmix.backbone.mixers.base import Mixer
+from spanmix.backbone.registry import build_mixer, list_mixers, mixer_class, register_mixer
+from spanmix.backbone.stack import MixerStack, parse_schedule
+
+__all__ = [
+    "Block", "Mixer", "MixerStack", "build_mixer", "list_mixers", "make_ffn", "make_norm", "mixer_class",
+    "parse_schedule", "register_mixer",
+]

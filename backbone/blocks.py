@@ -1,0 +1,86 @@
+"""The pre-norm residual block every stack is made of."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from timm.layers import DropPath, Mlp, SwiGLU
+from torch import nn
+
+from spanmix.backbone.mixers.base import Mixer
+
+NORMS = ("layer", "rms")
+FFNS = ("mlp", "swiglu", "none")
+
+
+def make_norm(kind: str, dim: int) -> nn.Module:
+    """``"layer"`` (LayerNorm) or ``"rms"`` (RMSNorm, Zhang & Sennrich 2019)."""
+    if kind == "layer":
+        return nn.LayerNorm(dim)
+    if kind == "rms":
+        return nn.RMSNorm(dim)
+    raise ValueError(f"unknown norm {kind!r}; expected one of {NORMS}")
+
+
+def make_ffn(kind: str, dim: int, mlp_ratio: float, dropout: float) -> nn.Module:
+    """Position-wise feed-forward: ``"mlp"`` (GELU MLP), ``"swiglu"`` (Shazeer 2020) or ``"none"``."""
+    hidden = int(round(dim * mlp_ratio))
+    if kind == "mlp":
+        return Mlp(dim, hidden, drop=dropout)
+    if kind == "swiglu":
+        # Two thirds of the MLP width keeps the parameter count of the GELU MLP (Shazeer 2020, Sec. 2).
+        return SwiGLU(dim, max(1, 2 * hidden // 3), drop=dropout)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown ffn {kind!r}; expected one of {FFNS}")
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: ``x + mixer(norm(x))`` then ``x + ffn(norm(x))``.
+
+    The layout of GPT-2 / ViT (Xiong et al. 2020, "On Layer Normalization in the Transformer
+    Architecture"), with stochastic depth (Huang et al. 2016) on both branches.
+
+    Args:
+        dim: width D.
+        mixer: a token mixer ``(B, L, D) -> (B, L, D)`` (see ``build_mixer``).
+        ffn: ``"mlp"``, ``"swiglu"`` or ``"none"`` (mixer-only blocks, as in Mamba stacks).
+        mlp_ratio: hidden width of the FFN relative to ``dim``.
+        norm: ``"layer"`` or ``"rms"``.
+        drop_path: stochastic-depth probability of each residual branch.
+        dropout: dropout inside the FFN.
+
+    Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool (True = real token) -> (B, L, D).
+    Cost: the mixer's, plus O(L·D²) for the FFN.
+    """
+
+    def __init__(self, dim: int, mixer: nn.Module, *, ffn: str = "mlp", mlp_ratio: float = 4.0,
+                 norm: str = "layer", drop_path: float = 0.0, dropout: float = 0.0):
+        super().__init__()
+        self.norm1 = make_norm(norm, dim)
+        self.mixer = mixer
+        self.has_ffn = ffn != "none"
+        self.norm2 = make_norm(norm, dim) if self.has_ffn else nn.Identity()
+        self.ffn = make_ffn(ffn, dim, mlp_ratio, dropout)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.drop_path(self.mixer(self.norm1(x), mask=mask))
+        if self.has_ffn:
+            x = x + self.drop_path(self.ffn(self.norm2(x)))
+        return x
+
+    @property
+    def supports_step(self) -> bool:
+        return isinstance(self.mixer, Mixer) and self.mixer.supports_step
+
+    def init_state(self, batch: int, device=None, dtype=None) -> Any:
+        return self.mixer.init_state(batch, device=device, dtype=dtype)
+
+    def step(self, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """One time step: ``x_t`` (B, D) -> (B, D)."""
+        y_t, state = self.mixer.step(self.norm1(x_t), state)
+        x_t = x_t + y_t
+        if self.has_ffn:
+            x_t = x_t + self.ffn(self.norm2(x_t))
+        return x_t, state

@@ -1,0 +1,17 @@
+"""Fast paths, each beside the plain-PyTorch reference it must equal.
+
+- ``selective_scan`` / ``selective_scan_ref``: Mamba-1 selective scan, u, delta (B, D, L); A (D, N); B, C (B, N, L).
+- ``local_attention`` / ``local_attention_ref``: sliding-window attention, q, k, v (B, H, L, d).
+- ``fft_conv`` / ``fft_conv_ref``: causal long convolution, u (B, D, L), k (D, L).
+
+``SPANMIX_FORCE_REFERENCE=1`` or ``reference_mode()`` routes every call to its reference.
+"""
+from spanmix.kernels.dispatch import reference_mode, use_reference
+from spanmix.kernels.fft_conv import fft_conv, fft_conv_ref
+from spanmix.kernels.local_attention import local_attention, local_attention_ref
+from spanmix.kernels.selective_scan import selective_scan, selective_scan_ref
+
+__all__ = [
+    "fft_conv", "fft_conv_ref", "local_attention", "local_attention_ref",
+    "selective_scan", "selective_scan_ref", "reference_mode", "use_reference",
+]
