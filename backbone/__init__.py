@@ -6,10 +6,17 @@
 """
 from spanmix.backbone.blocks import Block, make_ffn, make_norm
 from spanmix.backbone.mixers.base import Mixer
-from spanmix.backbone.registry import build_mixer, list_mixers, mixer_class, register_mixer
+from spanmix.backbone.positional import (LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding,
+                                         Time2Vec, apply_rotary, sinusoidal_encoding)
+from spanmix.backbone.registry import Registry, build_mixer, list_mixers, mixer_class, register_mixer
+from spanmix.backbone.serializers import (GRID_ORDERS, POINT_ORDERS, GridSerializer, PointSerializer, grid_order,
+                                          invert_order, point_order)
 from spanmix.backbone.stack import MixerStack, parse_schedule
 
 __all__ = [
-    "Block", "Mixer", "MixerStack", "build_mixer", "list_mixers", "make_ffn", "make_norm", "mixer_class",
-    "parse_schedule", "register_mixer",
+    "Block", "Mixer", "MixerStack", "Registry", "build_mixer", "list_mixers", "make_ffn", "make_norm",
+    "mixer_class", "parse_schedule", "register_mixer",
+    "LearnedPositionalEmbedding", "RotaryEmbedding", "SinusoidalPositionalEncoding", "Time2Vec", "apply_rotary",
+    "sinusoidal_encoding",
+    "GRID_ORDERS", "POINT_ORDERS", "GridSerializer", "PointSerializer", "grid_order", "invert_order", "point_order",
 ]

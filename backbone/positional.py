@@ -256,7 +256,8 @@ class RotaryEmbedding(nn.Module):
         """cos and sin of the angles of positions ``offset .. offset + length - 1``, each (length, d/2)."""
         offset = _check_offset("RotaryEmbedding", offset)
         end = offset + length
-        if end > self._cos.shape[0]:
+        # Module.to(bfloat16) also casts these buffers; rebuild them so angles keep float32 precision.
+        if end > self._cos.shape[0] or self._cos.dtype != torch.float32:
             size = 1 << max(end - 1, 1).bit_length()
             # float64 on the CPU, then float32: exact angles even for long positions.
             exponents = torch.arange(self.head_dim // 2, dtype=torch.float64) * 2.0 / self.head_dim

@@ -1,1 +1,210 @@
-"""Placeholder: being written."""
+"""Hyena: gated implicit long convolutions."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spanmix.backbone.mixers.base import Mixer, check_positive, check_step_input, zero_padded
+from spanmix.backbone.mixers.conv import compute_dtype, depthwise_conv_ref, depthwise_conv_step
+from spanmix.backbone.registry import register_mixer
+from spanmix.kernels import fft_conv, fft_conv_ref
+
+
+class HyenaFilter(nn.Module):
+    """Implicit long filters h_t = Window(t) · FFN(PositionalEncoding(t)) (Poli et al. 2023, Sec. 3.3).
+
+    Positional features of emb_dim = 1 + 2·bands columns: ``t`` and ``cos(f·w), -sin(f·w)`` with
+    ``w = 2π·l / max_len``, ``f = linspace(1e-4, bands-1, bands)`` (the authors' ``PositionalEmbedding``,
+    i.e. the real and imaginary parts of exp(-i·f·w)). They are computed here, not stored or learned,
+    and in *absolute* positions with a fixed normalisation: ``t = l / (max_len - 1)``, l = 0, 1, ...;
+    so tap l is the same function of l whatever sequence length asks for it (a forward at any L and a
+    step at position l see the same filter). FFN: Linear(emb_dim -> filter_order), Sin, then two
+    Linear(filter_order -> filter_order), Sin, then Linear(filter_order -> channels, no bias); the Sin
+    activations share one learnable frequency vector (init 1), as in the authors' ``HyenaFilter``.
+    Window: ``exp(-t·|δ_c|)`` with per-channel decay rates δ spread linearly between log(1e-2)/1.5 and
+    log(1e-2)/0.3 (the authors' ``ExponentialModulation``: at t = 1 = tap max_len-1 channels have
+    decayed to between 4.6e-2 and 2e-7 of their start). The rates are fixed (not learned), as there.
+
+    ``forward(length, dtype)`` -> (channels, length) in ``dtype`` (the FFN runs in that precision).
+    """
+
+    def __init__(self, channels: int, *, emb_dim: int, filter_order: int, max_len: int, inner_layers: int = 2,
+                 fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5, target: float = 1e-2):
+        super().__init__()
+        self.channels, self.emb_dim, self.max_len = channels, emb_dim, max_len
+        widths = [emb_dim] + [filter_order] * (inner_layers + 1)
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.linears.append(nn.Linear(filter_order, channels, bias=False))
+        self.freq = nn.Parameter(torch.ones(filter_order))  # the shared Sin frequency
+        self.decay_range = (math.log(target) / slow_decay_pct, math.log(target) / fast_decay_pct)
+        self.bias = nn.Parameter(torch.randn(channels))  # the skip term D of each filter's convolution
+
+    def features(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+        """(length, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions 0..length-1."""
+        pos = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1)
+        t = pos / max(self.max_len - 1, 1)
+        bands = (self.emb_dim - 1) // 2
+        f = torch.linspace(1e-4, bands - 1, bands, dtype=dtype, device=device)
+        w = 2 * math.pi * pos / self.max_len
+        return torch.cat([t, torch.cos(f * w), -torch.sin(f * w)], dim=-1)
+
+    def window(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+        """(length, channels): ``exp(-t·|δ_c|)``."""
+        t = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
+        deltas = torch.linspace(*self.decay_range, self.channels, dtype=dtype, device=device)
+        return torch.exp(-t * deltas.abs())
+
+    def forward(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        device = self.freq.device
+        h = self.features(length, dtype, device)
+        for i, linear in enumerate(self.linears):
+            bias = None if linear.bias is None else linear.bias.to(dtype)
+            h = F.linear(h, linear.weight.to(dtype), bias)
+            if i < len(self.linears) - 1:
+                h = torch.sin(self.freq.to(dtype) * h)
+        return (h * self.window(length, dtype, device)).transpose(0, 1)
+
+
+@register_mixer("hyena")
+class Hyena(Mixer):
+    """Hyena operator (Poli et al., "Hyena Hierarchy: Towards Larger Convolutional Language Models",
+    ICML 2023): Sec. 3.1 / Def. 3.1 for the order-N recurrence, Sec. 3.3 for the implicit filters,
+    Algorithms 1-3; the filter details follow the authors' ``safari`` implementation (``hyena.py``).
+
+    With N = ``order``::
+
+        x_1, ..., x_N, v = split(short causal depthwise conv(in_proj(u)))   # D -> (N+1)·D, 3 taps
+        z = v;  for n = 1..N:  z = x_n ⊙ (h_n * z + bias_n ⊙ z)             # causal long conv, fft_conv
+        out = out_proj(z)
+
+    This is the paper's Def. 3.1 (N filters and N gates, convolve then gate). The authors' code
+    reaches the same family with N-1 filters (gate v first, and gate last without a convolution);
+    we keep the definition. The filters h_1..h_N come from one ``HyenaFilter`` with N·D channels.
+
+    Filter length: filters are generated at run time for ``min(L, max_len)`` taps, so any L works: a
+    longer sequence is convolved with the max_len-tap filter (receptive field max_len), a shorter one
+    with the first L taps of it. Because positional features use absolute positions normalised by
+    ``max_len`` (not by L), tap l is the same at every L, so outputs at a position do not depend on
+    how long the sequence is, and stepping reproduces forward.
+
+    Step ("Hyena as a convolution with a cache"): the state keeps the short-conv buffer and, for each
+    order, the history of that order's convolution inputs (the last ``max_len`` of them), and the
+    filters, generated once by ``init_state``; y_t is then computed from the filter taps directly,
+    O(N·D·min(t, max_len)) per step (no FFT, no recurrence). ``init_state(..., max_len=T)`` generates
+    only T taps for a stream of at most T steps (stepping further is a ValueError); by default it
+    generates ``self.max_len`` taps and streams without limit. Regenerate the state after changing
+    the parameters.
+
+    Args:
+        dim: width D.
+        order: N >= 1 (2).
+        filter_order: hidden width of the filter FFN (64).
+        emb_dim: positional features, odd >= 3 (3; HyenaDNA uses 5).
+        short_filter: taps of the short depthwise conv (3).
+        max_len: filter length cap and position normalisation (2048).
+        dropout: after each gate.
+
+    Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool -> (B, L, D). Padded positions are zeroed before and
+    after the short conv and before every long convolution (they contribute nothing, so right- or
+    left-padding gives the unpadded outputs), and on output.
+    Cost: O(L·D²·(N+2)) projections, O(N·D·L log L) FFT convolutions, O(min(L, max_len)·filter_order·
+    (filter_order + N·D)) to generate the filters; memory O(N·D·L).
+    """
+
+    causal = True
+
+    def __init__(self, dim: int, *, order: int = 2, filter_order: int = 64, emb_dim: int = 3,
+                 short_filter: int = 3, max_len: int = 2048, dropout: float = 0.0):
+        super().__init__()
+        who = self.mixer_name
+        check_positive(who, dim=dim, order=order, filter_order=filter_order, short_filter=short_filter,
+                       max_len=max_len)
+        if emb_dim < 3 or emb_dim % 2 == 0:
+            raise ValueError(f"{who}: emb_dim must be odd and >= 3 (t plus cos/sin pairs), got {emb_dim}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout}")
+        self.dim, self.order, self.filter_order, self.emb_dim = dim, order, filter_order, emb_dim
+        self.short_filter, self.max_len = short_filter, max_len
+        width = (order + 1) * dim
+        self.in_proj = nn.Linear(dim, width)
+        self.short_conv = nn.Conv1d(width, width, short_filter, groups=width, padding=short_filter - 1)
+        self.filter = HyenaFilter(order * dim, emb_dim=emb_dim, filter_order=filter_order, max_len=max_len)
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def filters(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The long filters for a length-``length`` sequence: (order, D, min(length, max_len))."""
+        k = self.filter(min(length, self.max_len), dtype)
+        return k.reshape(self.order, self.dim, -1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x, mask)
+        return self._run(x, mask, reference=False)
+
+    def reference(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Same operator with ``fft_conv_ref`` (direct convolution) and an explicit short conv."""
+        self.check_input(x, mask)
+        return self._run(x, mask, reference=True)
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor | None, reference: bool) -> torch.Tensor:
+        length, cd = x.shape[1], compute_dtype(x.dtype)
+        u = zero_padded(self.in_proj(zero_padded(x, mask)), mask).transpose(1, 2)  # (B, (N+1)·D, L)
+        if reference:
+            u = depthwise_conv_ref(u, self.short_conv.weight, self.short_conv.bias,
+                                   left=self.short_filter - 1)
+        else:
+            u = self.short_conv(u)[..., :length]
+        *gates, z = u.split(self.dim, dim=1)
+        k = self.filters(length, cd)
+        skip = self.filter.bias.to(cd).view(self.order, self.dim)
+        conv = fft_conv_ref if reference else fft_conv
+        keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
+        for n in range(self.order):
+            if keep is not None:
+                z = z * keep
+            z = self.dropout(gates[n] * conv(z.to(cd), k[n], skip[n]).to(x.dtype))
+        return zero_padded(self.out_proj(z.transpose(1, 2)), mask)
+
+    def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
+                   max_len: int | None = None) -> dict:
+        """Zero buffers and the filters for ``min(max_len, self.max_len)`` taps (see the class doc)."""
+        if max_len is not None:
+            check_positive(f"{self.mixer_name}.init_state", max_len=max_len)
+        weight = self.in_proj.weight
+        device, dtype = device or weight.device, dtype or weight.dtype
+        cd = compute_dtype(dtype)
+        taps = self.max_len if max_len is None else min(max_len, self.max_len)
+        width = (self.order + 1) * self.dim
+        return {
+            "t": 0,
+            "limit": max_len,
+            "conv": torch.zeros(batch, width, self.short_filter - 1, device=device, dtype=dtype),
+            "history": torch.zeros(self.order, batch, self.dim, 0, device=device, dtype=cd),
+            "filters": self.filters(taps, cd).to(device),
+        }
+
+    def step(self, x_t: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """One token: ``x_t`` (B, D) -> ``y_t`` (B, D); each order's cached inputs meet the filter taps."""
+        check_step_input(x_t, self.dim, self.mixer_name)
+        t, limit, filters = state["t"], state["limit"], state["filters"]
+        if limit is not None and t >= limit:
+            raise ValueError(f"{self.mixer_name}.step: this state was made for max_len={limit} steps; "
+                             "call init_state with a larger max_len (or None)")
+        cd, taps = filters.dtype, filters.shape[-1]
+        u, conv = depthwise_conv_step(state["conv"], self.in_proj(x_t), self.short_conv.weight,
+                                      self.short_conv.bias)
+        *gates, z = u.split(self.dim, dim=-1)
+        skip = self.filter.bias.to(cd).view(self.order, self.dim)
+        history = []
+        for n in range(self.order):
+            zf = z.to(cd)
+            past = torch.cat([state["history"][n], zf.unsqueeze(-1)], dim=-1)[..., -taps:]  # (B, D, T)
+            y = (past * filters[n, :, :past.shape[-1]].flip(-1)).sum(-1) + skip[n] * zf
+            history.append(past)
+            z = self.dropout(gates[n] * y.to(x_t.dtype))
+        state = {"t": t + 1, "limit": limit, "conv": conv, "history": torch.stack(history),
+                 "filters": filters}
+        return self.out_proj(z), state

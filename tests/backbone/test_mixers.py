@@ -16,7 +16,7 @@ def build(name: str, dim: int = DIM, causal: bool = False, **options):
     """A mixer in eval mode (dropout off); ``causal=True`` where the mixer has that option."""
     if causal and "causal" in mixer_options(name):
         options["causal"] = True
-    if name == "probsparse" and options.pop("dense", False):
+    if options.pop("dense", False) and name == "probsparse":
         # With u = c·ceil(ln L) >= L every query is active: exact attention, with no data-dependent
         # query ranking that could carry information between positions.
         options["factor"] = 100
