@@ -23,7 +23,7 @@ Paths (``selective_scan`` picks one):
   softplus, D skip and gate fused in; no (B, D, L, N) tensor. The backward is a hand-derived
   reverse-time adjoint scan that recomputes the states inside chunks of 64 steps from the states
   stored at chunk starts (B·D·(L/64)·N floats). Parallel over (batch, channel) with numba's
-  ``prange``; numba's thread count follows ``torch.get_num_threads()``. The kernels compile on first
+  ``prange``; numba's thread count follows ``torch.get_num_threads()`` (on its built-in workqueue layer unless ``NUMBA_THREADING_LAYER`` says otherwise). The kernels compile on first
   use (~10-20 s) and are cached on disk (``cache=True``: next to this file, or numba's user cache dir).
   ``SPANMIX_DISABLE_NUMBA=1`` turns this path off.
 
@@ -445,6 +445,7 @@ def _scan_bwd_kernel(u, delta, bias, softplus, A, Bt, Ct, Dv, z, has_z, gout, gh
 
 
 _kernel_lock = threading.Lock()
+_launch_lock = threading.Lock()
 _kernel_cache: dict = {}
 
 
@@ -468,6 +469,12 @@ def _kernels():
             if "fwd" not in _kernel_cache:
                 import numba
 
+                if "NUMBA_THREADING_LAYER" not in os.environ:
+                    # numba's OpenMP layer shares libgomp with torch: it resets torch's thread count
+                    # (1 -> 2 in a DataLoader worker or under OMP_NUM_THREADS=1) and its spinning
+                    # threads slowed later torch ops ~20x on 2 cores. The built-in workqueue has neither
+                    # problem; it is not thread-safe, so launches are serialised by _launch_lock.
+                    numba.config.THREADING_LAYER = "workqueue"
                 g = globals()
                 g["prange"] = numba.prange
                 scalar = {"fastmath": _FASTMATH, "inline": "always", "cache": True}
@@ -541,9 +548,10 @@ class _FusedScan(torch.autograd.Function):
         y = np.empty((bsz, dim, length), np.float32)
         h_chunks = np.empty((bsz, dim, nchunk, npad), np.float32)
         h_last = np.empty((bsz, dim, npad), np.float32)
-        _before_launch(numba)
-        fwd(uf, xf, bias, delta_softplus, Ap, Bt, Ct, Dv, zf, z is not None, _CHUNK, y, h_chunks, h_last)
-        _after_launch(numba)
+        with _launch_lock:
+            _before_launch(numba)
+            fwd(uf, xf, bias, delta_softplus, Ap, Bt, Ct, Dv, zf, z is not None, _CHUNK, y, h_chunks, h_last)
+            _after_launch(numba)
         if needs_grad:
             ctx.arrays = (uf, xf, bias, Ap, Bt, Ct, Dv, zf, h_chunks)
             # The arrays may share memory with the inputs; saving the inputs as well makes autograd
@@ -565,22 +573,23 @@ class _FusedScan(torch.autograd.Function):
         gh_last = np.zeros((bsz, dim, npad), np.float32)
         if g_last is not None:
             gh_last[..., :n] = _f32(g_last)
-        nthreads = _before_launch(numba)
-        nsplit = max(1, min(dim, -(-2 * nthreads // bsz)))  # >= 2 work items per thread
-        ntask, per = bsz * nsplit, -(-dim // nsplit)
-        gu, gdelta = np.empty_like(uf), np.empty_like(uf)
-        gz = np.empty_like(uf) if ctx.has_z else _DUMMY
-        gA = np.empty((bsz, dim, npad), np.float32)
-        gBp = np.empty((ntask, length, npad), np.float32)  # partial sums over channel groups
-        gCp = np.empty((ntask, length, npad), np.float32)
-        gD = np.empty((bsz, dim), np.float64)
-        gbias = np.empty((bsz, dim), np.float64)
-        scratch = (np.empty((ntask, per, npad), np.float32), np.empty((ntask, per, npad), np.float64),
-                   np.empty((ntask, _CHUNK + 1, npad), np.float32), np.empty((ntask, _CHUNK, npad), np.float32),
-                   np.empty((ntask, npad), np.float32), np.empty((ntask, 4, _CHUNK), np.float32))
-        bwd(uf, xf, bias, ctx.delta_softplus, Ap, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
-            nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias, *scratch)
-        _after_launch(numba)
+        with _launch_lock:
+            nthreads = _before_launch(numba)
+            nsplit = max(1, min(dim, -(-2 * nthreads // bsz)))  # >= 2 work items per thread
+            ntask, per = bsz * nsplit, -(-dim // nsplit)
+            gu, gdelta = np.empty_like(uf), np.empty_like(uf)
+            gz = np.empty_like(uf) if ctx.has_z else _DUMMY
+            gA = np.empty((bsz, dim, npad), np.float32)
+            gBp = np.empty((ntask, length, npad), np.float32)  # partial sums over channel groups
+            gCp = np.empty((ntask, length, npad), np.float32)
+            gD = np.empty((bsz, dim), np.float64)
+            gbias = np.empty((bsz, dim), np.float64)
+            scratch = (np.empty((ntask, per, npad), np.float32), np.empty((ntask, per, npad), np.float64),
+                       np.empty((ntask, _CHUNK + 1, npad), np.float32), np.empty((ntask, _CHUNK, npad), np.float32),
+                       np.empty((ntask, npad), np.float32), np.empty((ntask, 4, _CHUNK), np.float32))
+            bwd(uf, xf, bias, ctx.delta_softplus, Ap, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
+                nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias, *scratch)
+            _after_launch(numba)
         need = ctx.needs_input_grad
         t = torch.from_numpy
         grads = [

@@ -141,6 +141,19 @@ def test_fused_same_result_with_one_or_two_threads():
         torch.testing.assert_close(one[2][k], two[2][k], rtol=1e-5, atol=1e-5)
 
 
+@needs_numba
+def test_fused_leaves_torch_thread_count_alone():
+    # With numba's OpenMP layer (it shares libgomp with torch) a launch reset torch's thread count.
+    inputs = make_inputs(1, 8, 4, 40, seed=6)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        run_with_grads(selective_scan_fused, inputs, softplus=True)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("fn", PATHS)
 def test_gradient_of_some_inputs_only_and_no_grad(fn):
     x = make_inputs(2, 4, 3, 20, seed=6)
@@ -254,7 +267,8 @@ def test_dispatch_picks_fused_on_cpu_and_chunked_without_numba(monkeypatch):
 @needs_numba
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_falls_back_instead_of_aborting():
-    # numba's default OpenMP pool is not fork-safe: a child of a process that ran it would abort in it.
+    # numba's OpenMP pool (if a user selects it) is not fork-safe: a child of a process that ran it would
+    # abort in it; the default workqueue pool must also work in a forked child.
     x = make_inputs(1, 3, 4, 20, seed=12)
     with torch.no_grad():
         expected = selective_scan_fused(**x, delta_softplus=True)  # starts numba's thread pool here
