@@ -24,7 +24,8 @@ Paths (``selective_scan`` picks one):
   reverse-time adjoint scan that recomputes the states inside chunks of 64 steps from the states
   stored at chunk starts (B·D·(L/64)·N floats). Parallel over (batch, channel) with numba's
   ``prange`` on its built-in workqueue layer (unless ``NUMBA_THREADING_LAYER`` says otherwise);
-  numba's thread count follows ``torch.get_num_threads()``. The kernels compile on first use (~10-20 s) and are cached on disk (``cache=True``: next to this file, or numba's user cache dir).
+  numba's thread count follows ``torch.get_num_threads()``. The kernels compile on first use
+  (~10-20 s) and are cached on disk (``cache=True``: next to this file, or numba's user cache dir).
   ``SPANMIX_DISABLE_NUMBA=1`` turns this path off.
 
 ``selective_scan``: ``use_reference()`` -> reference; CPU and numba (not float64, and not in a child
