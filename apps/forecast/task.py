@@ -1,0 +1,191 @@
+"""``ForecastTask``: the LightningModule that trains and evaluates any registered forecast model.
+
+    from spanmix.apps.forecast.data import ForecastDataModule
+    from spanmix.apps.forecast.task import ForecastTask
+
+    dm = ForecastDataModule("vic_elec", features="MS", seq_len=96, label_len=48, pred_len=24)
+    dm.setup()
+    task = ForecastTask("smamba", {"d_model": 64, "d_ff": 64}, n_features=dm.n_features,
+                        n_targets=dm.n_targets, seq_len=96, label_len=48, pred_len=24,
+                        n_time_features=dm.n_time_features, lr=1e-3)
+    lightning.Trainer(max_epochs=3).fit(task, dm)
+
+Batches are the data module's dicts: ``x_enc`` (B, seq_len, C_in), ``x_mark_enc``, ``x_dec``
+(B, label_len + pred_len, C_in), ``x_mark_dec`` and ``y`` (B, label_len + pred_len or pred_len, C_out);
+the loss and the metrics use the last ``pred_len`` steps of ``y``.
+
+Metrics (torchmetrics, on the **normalised** scale, as TSLib reports them): ``{val,test}/mse``, ``/mae``,
+``/rmse`` (``MeanSquaredError(squared=False)``) and ``/mape`` (``MeanAbsolutePercentageError``; on
+standardised values near zero it is unstable — kept for parity with TSLib's table, read MSE/MAE), plus
+``{train,val,test}/loss`` (the training criterion). All are averaged over every element of every window.
+
+Optimiser: AdamW (= Adam when ``weight_decay`` is 0, TSLib's choice); biases, norm weights and parameters
+flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` halves
+the learning rate after every epoch (Informer / TSLib ``--lradj type1``).
+
+Models without parameters (``naive``): the task switches to manual optimisation, ``configure_optimizers``
+returns no optimiser and ``training_step`` only computes and logs the loss, so ``fit`` runs no optimiser step
+(it evaluates only; a message says so), while ``validate``, ``test`` and ``predict`` work as for any
+model — the naive baseline is usually run with ``test`` directly.
+
+Predictions: ``predict_step`` returns the forecast on the normalised scale, ``(B, pred_len, C_out)``;
+map it to data units with the data module: ``dm.inverse_transform(pred)``. (The task holds no scaler, so
+a checkpoint stays independent of the data it will be applied to.)
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
+
+from spanmix.apps.forecast.models import FORECAST_MODELS
+from spanmix.apps.harness.checkpoint import SpanmixModule
+
+__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask"]
+
+LOSSES = ("mse", "mae", "huber")
+LR_SCHEDULES = ("type1",)
+BATCH_KEYS = ("x_enc", "x_mark_enc", "x_dec", "x_mark_dec")
+STANDARD_ARGS = ("n_features", "n_targets", "seq_len", "label_len", "pred_len", "n_time_features")
+
+
+def _metrics(prefix: str) -> MetricCollection:
+    return MetricCollection({
+        "mse": MeanSquaredError(),
+        "mae": MeanAbsoluteError(),
+        "rmse": MeanSquaredError(squared=False),
+        "mape": MeanAbsolutePercentageError(),
+    }, prefix=prefix)
+
+
+class ForecastTask(SpanmixModule):
+    """Train / evaluate the forecast model ``model`` (a ``FORECAST_MODELS`` name).
+
+    Args:
+        model: registered model name (``informer``, ``gateformer``, ``smamba``, ``linear``, ``naive``).
+        model_options: the model's own hyper-parameters (e.g. ``{"d_model": 64, "mixer": "full"}``).
+        n_features, n_targets, seq_len, label_len, pred_len, n_time_features: the data's shape; the CLI
+            links them from the data module.
+        lr: learning rate.
+        weight_decay: decoupled weight decay (0: plain Adam).
+        loss: ``"mse"``, ``"mae"`` or ``"huber"`` (smooth L1, delta 1).
+        lr_schedule: None (constant) or ``"type1"`` (halve every epoch).
+    """
+
+    def __init__(self, model: str = "informer", model_options: dict[str, Any] | None = None, *,
+                 n_features: int, n_targets: int, seq_len: int, label_len: int, pred_len: int,
+                 n_time_features: int, lr: float = 1e-4, weight_decay: float = 0.0,
+                 loss: Literal["mse", "mae", "huber"] = "mse", lr_schedule: Literal["type1"] | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        if loss not in LOSSES:
+            raise ValueError(f"ForecastTask: loss must be one of {LOSSES}, got {loss!r}")
+        if lr_schedule is not None and lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"ForecastTask: lr_schedule must be None or one of {LR_SCHEDULES}, "
+                             f"got {lr_schedule!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ValueError(f"ForecastTask: lr must be a positive number, got {lr!r}")
+        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+            raise ValueError(f"ForecastTask: weight_decay must be a number >= 0, got {weight_decay!r}")
+        options = dict(model_options or {})
+        clash = sorted(set(options) & set(STANDARD_ARGS))
+        if clash:
+            raise ValueError(f"ForecastTask: model_options must not set {clash}; they come from the data "
+                             "(set them on the data module, the CLI links them)")
+        standard = {"n_features": n_features, "n_targets": n_targets, "seq_len": seq_len,
+                    "label_len": label_len, "pred_len": pred_len, "n_time_features": n_time_features}
+        self.net: nn.Module = FORECAST_MODELS.build(model, **standard, **options)
+        self.model_name, self.pred_len, self.n_targets = model, pred_len, n_targets
+        self.criterion = loss
+        if not self.has_parameters:
+            self.automatic_optimization = False  # nothing to optimise: training_step only logs the loss
+        self.val_metrics = _metrics("val/")
+        self.test_metrics = _metrics("test/")
+
+    # ------------------------------------------------------------------------------------------ forward
+    @property
+    def has_parameters(self) -> bool:
+        return any(p.requires_grad for p in self.net.parameters())
+
+    def forward(self, x_enc: torch.Tensor, x_mark_enc: torch.Tensor | None = None,
+                x_dec: torch.Tensor | None = None, x_mark_dec: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's forecast ``(B, pred_len, C_out)`` on the normalised scale."""
+        return self.net(x_enc, x_mark_enc, x_dec, x_mark_dec)
+
+    def _predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not isinstance(batch, dict) or "x_enc" not in batch:
+            got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+            raise ValueError(f"ForecastTask: a batch must be a dict with keys {list(BATCH_KEYS)} (+ 'y'), "
+                             f"got {got}")
+        return self(*(batch.get(key) for key in BATCH_KEYS))
+
+    def _target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        y = batch.get("y")
+        if y is None or y.dim() != 3 or y.shape[1] < self.pred_len or y.shape[-1] != self.n_targets:
+            got = None if y is None else tuple(y.shape)
+            raise ValueError(f"ForecastTask: batch['y'] must have shape (batch, >= {self.pred_len}, "
+                             f"{self.n_targets}) "
+                             f"(its last pred_len steps are the target), got {got}")
+        return y[:, -self.pred_len:]
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.criterion == "mse":
+            return F.mse_loss(pred, target)
+        if self.criterion == "mae":
+            return F.l1_loss(pred, target)
+        return F.smooth_l1_loss(pred, target)
+
+    # ------------------------------------------------------------------------------------------- steps
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        pred = self._predict(batch)
+        loss = self.loss(pred, self._target(batch))
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=pred.shape[0])
+        return loss if self.automatic_optimization else None  # parameter-free model: no backward, no step
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], stage: str,
+                  metrics: MetricCollection) -> torch.Tensor:
+        pred = self._predict(batch)
+        target = self._target(batch)
+        loss = self.loss(pred, target)
+        metrics.update(pred.reshape(-1), target.reshape(-1))
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=pred.shape[0])
+        self.log_dict(metrics, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._evaluate(batch, "val", self.val_metrics)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._evaluate(batch, "test", self.test_metrics)
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int,
+                     dataloader_idx: int = 0) -> torch.Tensor:
+        """Normalised forecast ``(B, pred_len, C_out)``; ``datamodule.inverse_transform`` gives data units."""
+        return self._predict(batch)
+
+    # --------------------------------------------------------------------------------------- optimiser
+    def on_fit_start(self) -> None:
+        if not self.has_parameters:
+            rank_zero_info(f"ForecastTask: model {self.model_name!r} has no trainable parameters; fit runs "
+                           "no optimiser step and only evaluates (use `test` to score it directly).")
+
+    def configure_optimizers(self):
+        if not self.has_parameters:
+            return None
+        decay, no_decay = [], []
+        for name, p in self.net.named_parameters():
+            if not p.requires_grad:
+                continue
+            skip = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or name.endswith(".bias")
+            (no_decay if skip else decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.hparams.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hparams.lr)
+        if self.hparams.lr_schedule is None:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
