@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# Debian packages the installed extras need at run time (none yet for the backbone).
-APT_PACKAGES ?=
+# Debian packages the tests need: chromium drives the demo's browser test (through PyPI's playwright;
+# never `playwright install`, which downloads a browser).
+APT_PACKAGES ?= chromium
 EXTRAS ?= test
 
 .PHONY: install test test-fast demo bench clean
@@ -30,9 +31,9 @@ test: install
 test-fast: install
 	$(PY) -m pytest tests -m "not slow"
 
-# Until the first app lands, the main job is the backbone benchmark.
+# The main job: the Gradio hub on http://127.0.0.1:7860 (PORT=... to change it).
 demo: install
-	$(PY) benchmarks/mixers.py --quick
+	$(PY) demos/hub.py
 
 bench: install
 	$(PY) benchmarks/mixers.py

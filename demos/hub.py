@@ -1,0 +1,93 @@
+"""The spanmix demo hub: one Gradio page, one tab per app.
+
+    python demos/hub.py                        # http://127.0.0.1:7860
+    python demos/hub.py --port 8000            # or SPANMIX_DEMO_PORT=8000
+    python demos/hub.py --host 0.0.0.0         # reachable from other machines (or SPANMIX_DEMO_HOST); you
+                                               # then expose it to your network: it has no authentication
+
+Each tab is a script beside this one (``demos/<app>_tab.py``) with a ``build_tab()`` that lays out its
+components inside the current ``gr.Tab``; add a line to :data:`TABS` for a new app. The hub binds to
+127.0.0.1 unless told otherwise, never creates a public share link, and caps uploads at
+``forecast_tab.MAX_UPLOAD_MB`` MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the tab scripts live beside this file (demos/ is not a package)
+    sys.path.insert(0, str(HERE))
+
+#: (tab title, module in demos/) -- one per app.
+TABS: list[tuple[str, str]] = [
+    ("Forecast", "forecast_tab"),
+]
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def build_hub():
+    """The hub's ``gr.Blocks`` (not launched)."""
+    import gradio as gr
+
+    with gr.Blocks(title="spanmix demos") as hub:
+        gr.Markdown(
+            "# spanmix demos\nOne sequence backbone of local and global token mixers, reused by each app "
+            "below. Everything runs on this machine, on CPU."
+        )
+        with gr.Tabs():
+            for title, module in TABS:
+                with gr.Tab(title):
+                    importlib.import_module(module).build_tab()
+    return hub
+
+
+def css() -> str:
+    """The tabs' style sheets, concatenated (Gradio 6 takes them at launch)."""
+    return "\n".join(getattr(importlib.import_module(module), "CSS", "") for _, module in TABS)
+
+
+def max_file_size() -> str:
+    return f"{importlib.import_module('forecast_tab').MAX_UPLOAD_MB}mb"
+
+
+def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kwargs):
+    """Build and launch the hub on ``host:port`` (never ``share=True``); returns ``(hub, local_url)``."""
+    hub = build_hub()
+    _, url, _ = hub.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        max_file_size=max_file_size(),
+        css=css(),
+        show_error=False,
+        **kwargs,
+    )
+    return hub, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="spanmix demo hub (Gradio)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("SPANMIX_DEMO_HOST", DEFAULT_HOST),
+        help=f"address to bind (default {DEFAULT_HOST}, or $SPANMIX_DEMO_HOST)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("SPANMIX_DEMO_PORT", DEFAULT_PORT)),
+        help=f"port (default {DEFAULT_PORT}, or $SPANMIX_DEMO_PORT)",
+    )
+    ns = parser.parse_args(argv)
+    launch(ns.host, ns.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The demo hub end to end in headless Chromium (Playwright): pick the shipped data and a model, forecast, see
+the plot and the metrics; upload a bad CSV, see the message. Plus the hub's safe launch defaults (no browser).
+
+Chromium is Debian's (/usr/bin/chromium, `apt-get install -y chromium`), driven by the PyPI `playwright`
+package; never `playwright install` (it downloads another browser)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
+
+import forecast_tab as ft  # noqa: E402
+import hub  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MODEL = "smamba_vic_elec_ms"
+
+
+def test_hub_binds_to_localhost_without_share_and_caps_uploads(monkeypatch):
+    import gradio as gr
+
+    seen = {}
+    monkeypatch.setattr(
+        gr.Blocks, "launch", lambda self, **kwargs: seen.update(kwargs) or (None, "url", None)
+    )
+    for var in ("SPANMIX_DEMO_HOST", "SPANMIX_DEMO_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    hub.main([])
+    assert seen["server_name"] == "127.0.0.1" and seen["server_port"] == 7860
+    assert seen["share"] is False and seen["max_file_size"] == f"{ft.MAX_UPLOAD_MB}mb"
+    monkeypatch.setenv("SPANMIX_DEMO_PORT", "8123")
+    hub.main([])
+    assert seen["server_port"] == 8123
+    hub.main(["--port", "8124", "--host", "0.0.0.0"])
+    assert (seen["server_name"], seen["server_port"]) == ("0.0.0.0", 8124)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def hub_url():
+    app, url = hub.launch("127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium` "
+            "(`make test` does); never `playwright install`"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, hub_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(hub_url)
+    page.get_by_role("tab", name="Forecast", exact=True).wait_for()
+    yield page
+    page.close()
+
+
+def screenshot(page, path: Path) -> None:
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("SPANMIX_SCREENSHOTS")  # a folder to keep the screenshots in, for a look
+    if keep:
+        shutil.copy(path, Path(keep) / path.name)
+
+
+@pytest.mark.slow
+def test_forecast_the_shipped_data_in_the_browser(page, tmp_path):
+    from playwright.sync_api import expect
+
+    m = ft._find_model(MODEL)
+    page.get_by_label(ft.SHIPPED_DATASETS["vic_elec"], exact=True).check()
+    page.get_by_role("combobox", name="Model (shipped weights)").click()
+    page.get_by_role("option", name=m.choice, exact=True).click()
+    expect(page.locator("#forecast-card")).to_contain_text(m.command)
+    page.get_by_role("button", name="Forecast", exact=True).click()
+
+    metrics = page.locator("#forecast-metrics")
+    expect(metrics).to_contain_text(
+        "Test error — vic_elec, test split", timeout=180_000
+    )  # the event finished
+    expect(metrics).to_contain_text(f"{m.test_metrics['mse']:.4f}")  # the recorded test MSE, recomputed
+    # The rendered figure (matplotlib: an <img>); the empty plot shows only an icon (<svg class="iconify">).
+    plot = page.locator("#forecast-plot").locator("img, canvas, svg:not(.iconify)").first
+    plot.wait_for(state="visible", timeout=30_000)
+    expect(plot).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    box = plot.bounding_box()
+    assert box is not None and box["width"] > 400 and box["height"] > 200, box
+    expect(page.locator(".spanmix-error")).to_have_count(0)
+    screenshot(page, tmp_path / "hub_forecast.png")
+
+
+@pytest.mark.slow
+def test_a_bad_upload_shows_a_message_in_the_browser(page, tmp_path):
+    from playwright.sync_api import expect
+
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("date,load\n2021-01-01 00:00,caf\xe9\n".encode("latin-1"))
+    page.get_by_label(ft.UPLOAD, exact=True).check()
+    page.locator("#forecast-upload input[type=file]").set_input_files(str(bad))
+    expect(page.locator("#forecast-upload-info .spanmix-error")).to_contain_text("not UTF-8", timeout=60_000)
+    page.get_by_role("button", name="Forecast", exact=True).click()
+    error = page.locator("#forecast-metrics .spanmix-error")
+    expect(error).to_contain_text("latin1.csv is not UTF-8 text", timeout=60_000)
+    expect(error).not_to_contain_text("Traceback")
+    expect(page.locator("#forecast-plot img")).to_have_count(0)
+    screenshot(page, tmp_path / "hub_bad_upload.png")
