@@ -59,8 +59,8 @@ class S4D(Mixer):
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool -> (B, L, D); padded inputs are zeroed (they add
     nothing to the state) and so are the outputs there. The kernel and the convolution run in float32
     (float64 for a float64 model) whatever the model dtype.
-    Cost: kernel O(H·N·L) time and memory (the Vandermonde matrix (H, N/2, L) is materialised and kept
-    for the backward, as in the authors' standalone layer), convolution O(B·H·L log L) by FFT, output
+    Cost: kernel O(H·N·L) time as one batched complex matmul, O(H·N·√L + H·L) memory (the (H, N/2, L)
+    Vandermonde matrix of the authors' standalone layer is never formed), convolution O(B·H·L log L) by FFT, output
     map O(B·L·H²); a step is O(H·N + H²) with a (B, H, N/2) complex state.
     """
 
@@ -101,11 +101,21 @@ class S4D(Mixer):
         return dtA, dA, (dA - 1) / A, C
 
     def kernel(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """K (H, length): K_l = 2·Re(Σ_n C_n dB_n dA_n^l), with dA^l = exp(l·Δ·A) (Vandermonde)."""
+        """K (H, length): K_l = 2·Re(Σ_n C_n dB_n dA_n^l), with dA^l = exp(l·Δ·A) (Vandermonde).
+
+        Position ``l = m·b + j`` splits ``dA^l = dA^(m·b) · dA^j`` with ``b ≈ √L``, so the Vandermonde
+        product becomes one batched complex matmul of (H, L/b, N/2) by (H, N/2, b): O(H·N·√L) memory
+        and exponentials instead of O(H·N·L) (at L=16k that was 4 GB and 23 s for fwd+bwd).
+        """
         dtA, _, dB, C = self.discretize(dtype)
-        positions = torch.arange(length, device=dtA.device, dtype=dtype)
-        vandermonde = torch.exp(dtA.unsqueeze(-1) * positions)  # (H, N/2, L)
-        return 2 * torch.einsum("hn,hnl->hl", C * dB, vandermonde).real
+        block = max(1, math.isqrt(length))
+        blocks = -(-length // block)
+        j = torch.arange(block, device=dtA.device, dtype=dtype)
+        starts = torch.arange(blocks, device=dtA.device, dtype=dtype) * block
+        inner = torch.exp(dtA.unsqueeze(-1) * j)  # (H, N/2, b): dA^j
+        outer = (C * dB).unsqueeze(-1) * torch.exp(dtA.unsqueeze(-1) * starts)  # (H, N/2, L/b): C dB dA^(m·b)
+        k = outer.transpose(-1, -2) @ inner  # (H, L/b, b)
+        return 2 * k.reshape(k.shape[0], -1)[:, :length].real
 
     def _head(self, y: torch.Tensor) -> torch.Tensor:
         return F.glu(self.output_linear(self.dropout(F.gelu(y))), dim=-1)
