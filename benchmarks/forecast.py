@@ -1,0 +1,249 @@
+"""Forecast accuracy and training cost of every forecaster on the shipped vic_elec sample, one budget.
+
+    python benchmarks/forecast.py                              # H in {24, 96}, 2 epochs x 200 steps each
+    python benchmarks/forecast.py --epochs 1                   # whole epochs (571 steps at H=24)
+    python benchmarks/forecast.py --epochs 2 --max-steps 400   # 400 optimiser steps, 200 per epoch
+    python benchmarks/forecast.py --models naive smamba --horizons 24
+    python benchmarks/forecast.py --quick                      # smoke run: H=24, 1 epoch of 20 steps
+
+Each (model, horizon) runs in a fresh subprocess through the real command line
+(``spanmix forecast fit`` then ``spanmix forecast test --ckpt_path best``, in-process in that subprocess)
+with the model's own ``apps/forecast/configs/<config>_vic_elec.yaml`` (features MS, seq_len 96; its sizes,
+learning rate and schedule), overriding only the horizon, the budget (the same epochs, optimiser steps
+per epoch and batch size for every trained model; no early stopping) and the run directory (a temp dir).
+The naive baselines have nothing to train and run ``test`` only.
+
+Test MSE / MAE are TSLib's: normalised scale, every test window, the checkpoint with the best validation
+loss (validated over every validation window after each epoch); read from the test run's CSV log.
+Seconds per epoch is the measured training wall time (epoch time minus the validation inside it) / epochs.
+Writes ``benchmarks/results/forecast.md`` (or ``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import Callback
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _measure import markdown_table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "apps" / "forecast" / "configs"
+BATCH_SIZE = 32
+SEQ_LEN = 96
+#: model key -> (label, config stem, extra CLI overrides)
+MODELS = {
+    "naive": ("naive (last value)", "naive", ["--model.model_options.season", "1"]),
+    "snaive": ("seasonal naive (24)", "naive", ["--model.model_options.season", "24"]),
+    "linear": ("DLinear", "linear", []),
+    "informer": ("Informer (ProbSparse)", "informer", []),
+    "gateformer": ("Gateformer", "gateformer", []),
+    "smamba": ("S-Mamba", "smamba", []),
+    "itransformer": ("S-Mamba, mixer: full (iTransformer)", "itransformer", []),
+}
+UNTRAINED = ("naive", "snaive")
+
+
+class TrainTimer(Callback):
+    """Training wall time of each epoch: epoch start to end, minus the validation run inside it."""
+
+    def __init__(self):
+        self.epoch_seconds: list[float] = []
+        self._epoch_start = self._val_start = 0.0
+        self._val_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._epoch_start, self._val_seconds = time.perf_counter(), 0.0
+
+    def on_validation_start(self, trainer, pl_module):
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self._val_seconds += time.perf_counter() - self._val_start
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epoch_seconds.append(time.perf_counter() - self._epoch_start - self._val_seconds)
+
+
+# ----------------------------------------------------------------------------- worker (--one)
+def _test_metrics(cli) -> dict:
+    """test/mse and test/mae from the test run's CSV log (cross-checked with the trainer's metrics)."""
+    logger = next(lg for lg in cli.trainer.loggers if type(lg).__name__ == "CSVLogger")
+    logger.save()
+    with open(os.path.join(logger.log_dir, "metrics.csv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("test/mse")]
+    if len(rows) != 1:
+        raise RuntimeError(f"expected one row of test metrics in {logger.log_dir}/metrics.csv, got {len(rows)}")
+    out = {k: float(rows[0][f"test/{k}"]) for k in ("mse", "mae")}
+    live = {k: float(cli.trainer.callback_metrics[f"test/{k}"]) for k in out}
+    if any(abs(out[k] - live[k]) > 1e-6 * max(1.0, abs(live[k])) for k in out):
+        raise RuntimeError(f"CSV log {out} and trainer metrics {live} disagree")
+    return out
+
+
+def run_one(model: str, horizon: int, epochs: int, steps_per_epoch: int | None) -> dict:
+    from spanmix.apps.forecast.cli import main as forecast
+    from spanmix.apps.forecast.models import count_parameters
+
+    _, stem, extra = MODELS[model]
+    root = tempfile.mkdtemp(prefix=f"forecast-bench-{model}-{horizon}-")
+    common = ["--config", str(CONFIGS / f"{stem}_vic_elec.yaml"), *extra,
+              "--data.seq_len", str(SEQ_LEN), "--data.pred_len", str(horizon),
+              "--data.batch_size", str(BATCH_SIZE), "--trainer.default_root_dir", root,
+              "--trainer.deterministic", "false", "--trainer.enable_progress_bar", "false",
+              "--trainer.enable_model_summary", "false"]
+    result: dict = {"model": model, "horizon": horizon}
+    if model in UNTRAINED:
+        start = time.perf_counter()
+        cli = forecast(["test", *common])
+        result.update(params=count_parameters(cli.model.net), epochs=0, steps=0, best_epoch=None,
+                      sec_per_epoch=None, test_seconds=time.perf_counter() - start)
+    else:
+        budget = ["--trainer.max_epochs", str(epochs), "--trainer.num_sanity_val_steps", "0",
+                  # Only the timer: no early stopping, so every model gets exactly the same budget.
+                  "--trainer.callbacks", json.dumps([{"class_path": "forecast.TrainTimer"}])]
+        if steps_per_epoch is not None:
+            budget += ["--trainer.limit_train_batches", str(steps_per_epoch)]
+        cli = forecast(["fit", *common, *budget])
+        timer = next(c for c in cli.trainer.callbacks if type(c).__name__ == "TrainTimer")
+        best = cli.trainer.checkpoint_callback.best_model_path
+        match = re.search(r"epoch=(\d+)", os.path.basename(best))
+        result.update(params=count_parameters(cli.model.net), epochs=cli.trainer.current_epoch,
+                      steps=cli.trainer.global_step, best_epoch=int(match.group(1)) + 1 if match else None,
+                      sec_per_epoch=sum(timer.epoch_seconds) / max(len(timer.epoch_seconds), 1))
+        start = time.perf_counter()
+        cli = forecast(["test", *common, "--ckpt_path", "best"])
+        result["test_seconds"] = time.perf_counter() - start
+    result.update(_test_metrics(cli))
+    return result
+
+
+# ----------------------------------------------------------------------------- driver
+def run_in_subprocess(model: str, horizon: int, epochs: int, steps_per_epoch: int | None,
+                      log_dir: Path, timeout: float) -> dict:
+    """One (model, horizon) in a fresh interpreter; its output goes to ``log_dir``, its JSON comes back."""
+    cmd = [sys.executable, __file__, "--one", model, str(horizon), str(epochs), str(steps_per_epoch or 0)]
+    log = log_dir / f"{model}-H{horizon}.log"
+    start = time.perf_counter()
+    try:
+        with open(log, "w") as f:
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"model": model, "horizon": horizon, "error": f"timed out after {timeout:.0f} s (log: {log})"}
+    wall = time.perf_counter() - start
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        errors = [ln for ln in log.read_text().splitlines() if "Error" in ln] or ["?"]
+        return {"model": model, "horizon": horizon, "error": f"{errors[-1][:160]} (log: {log})"}
+    return {**json.loads(lines[-1]), "wall_seconds": wall}
+
+
+def _fmt(value, spec: str, empty: str = "—") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def table(results: list[dict]) -> str:
+    def key(r):
+        return (r["horizon"], r.get("mse", float("inf")))
+
+    rows = []
+    for r in sorted(results, key=key):
+        label = MODELS[r["model"]][0]
+        if "error" in r:
+            rows.append([r["horizon"], label, "error", r["error"], "", "", "", "", ""])
+            continue
+        rows.append([r["horizon"], label, f"**{r['mse']:.4f}**" if r is min(
+            (x for x in results if x["horizon"] == r["horizon"] and "mse" in x), key=key) else f"{r['mse']:.4f}",
+            f"{r['mae']:.4f}", f"{r['params']:,}", r["steps"], _fmt(r["best_epoch"], "d"),
+            _fmt(r["sec_per_epoch"], ".1f"), f"{r['test_seconds']:.1f}"])
+    return markdown_table(["H", "model", "test MSE", "test MAE", "params", "optimiser steps",
+                           "best epoch (val)", "s / epoch (train)", "test s"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[24, 96])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs of every trained model")
+    parser.add_argument("--max-steps", type=int, default=400,
+                        help="optimiser steps in all, split evenly over the epochs (each epoch a random "
+                             "subset of the shuffled training windows); 0: whole epochs")
+    parser.add_argument("--quick", action="store_true", help="smoke run: H=24, 1 epoch of 20 steps")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "forecast.md")
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        model, horizon, epochs, steps = args.one
+        print(json.dumps(run_one(model, int(horizon), int(epochs), int(steps) or None)), flush=True)
+        return
+
+    if args.quick:
+        args.horizons, args.epochs, args.max_steps = args.horizons[:1], 1, 20
+    if args.epochs < 1 or args.max_steps < 0 or (args.max_steps and args.max_steps % args.epochs):
+        parser.error("--epochs must be >= 1 and --max-steps a multiple of --epochs (or 0 for whole epochs)")
+    steps_per_epoch = args.max_steps // args.epochs if args.max_steps else None
+
+    load = os.getloadavg()
+    env = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
+           f"({platform.processor() or platform.machine()}), Python {platform.python_version()}")
+    budget = (f"{args.epochs} epoch(s) x {steps_per_epoch} optimiser steps" if steps_per_epoch
+              else f"{args.epochs} whole epoch(s)") + f", batch {BATCH_SIZE}"
+    command = "python benchmarks/forecast.py " + " ".join(a for a in sys.argv[1:] if a)
+    print(f"Forecast benchmark: {budget}; {env}; load average {load[0]:.2f}", flush=True)
+
+    log_dir = Path(tempfile.mkdtemp(prefix="forecast-bench-logs-"))
+    print(f"worker logs: {log_dir}", flush=True)
+    results, start = [], time.perf_counter()
+    for horizon in args.horizons:
+        for model in args.models:
+            r = run_in_subprocess(model, horizon, args.epochs, steps_per_epoch, log_dir, timeout=3600)
+            results.append(r)
+            summary = r["error"] if "error" in r else (
+                f"MSE {r['mse']:.4f} MAE {r['mae']:.4f} params {r['params']:,} steps {r['steps']} "
+                f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} wall {r['wall_seconds']:.0f}s")
+            print(f"  H={horizon:3d} {model:12s} {summary}", flush=True)
+    total = time.perf_counter() - start
+
+    noisy = (f"\n\n**Timings are noisy:** the machine is shared with other jobs; the 1-minute load average "
+             f"was {load[0]:.2f} at the start (above 2 means other work competed for the "
+             f"{os.cpu_count()} cores)." if load[0] > 2 else "")
+    text = f"""# Forecasting on vic_elec
+
+`{command}` — {env}; {total / 60:.1f} min in all.
+
+Data: the shipped `vic_elec` sample (hourly Victoria electricity demand `OT` from demand, temperature and
+the holiday flag), features `MS`, input `seq_len` {SEQ_LEN}, chronological 70/10/20 split, normalised with
+the training split's statistics.
+
+Budget, the same for every trained model: **{budget}**, validation over every validation window after each
+epoch, no early stopping; test on **every test window** with the best-by-validation-loss checkpoint
+(`spanmix forecast test --ckpt_path best`). Everything else (sizes, learning rate, its per-epoch halving)
+is each model's `apps/forecast/configs/<model>_vic_elec.yaml`. MSE / MAE on the normalised scale (as
+TSLib reports them); the best MSE of each horizon in bold. Seconds per epoch: measured training wall time
+(validation excluded) / epochs; "test s" is the whole `test` command in the worker (data loading included).
+Each run is a fresh subprocess, seeded (`seed_everything: 0`), `trainer.deterministic: false`.
+Load average at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min).{noisy}
+
+{table(results)}
+"""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
