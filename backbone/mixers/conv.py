@@ -1,4 +1,4 @@
-"""Conformer convolution module as a token mixer; depthwise-convolution helpers shared with the SSM mixers."""
+"""Conformer convolution module as a token mixer."""
 from __future__ import annotations
 
 import torch
@@ -6,45 +6,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from spanmix.backbone.mixers.base import Mixer, check_positive, check_step_input, zero_padded
+from spanmix.backbone.mixers.depthwise import depthwise_conv_step
 from spanmix.backbone.registry import register_mixer
 
 NORMS = ("batch", "layer")
-
-
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The real dtype recurrences, kernels and FFTs run in: float64 for float64, float32 otherwise."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
-def depthwise_conv_ref(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                       left: int, right: int = 0) -> torch.Tensor:
-    """Depthwise 1-D convolution written as an explicit sum over taps (the reference of ``F.conv1d``).
-
-    ``x`` (B, C, L), ``weight`` (C, 1, k), ``bias`` (C,) or None; ``left``/``right`` zeros are padded
-    on each side, with ``left + right == k - 1`` so the output has length L:
-    ``y[:, c, t] = bias[c] + sum_j weight[c, 0, j] * x_pad[:, c, t + j]``.
-    """
-    k = weight.shape[-1]
-    length = x.shape[-1]
-    xp = F.pad(x, (left, right))
-    y = sum(weight[:, 0, j, None] * xp[..., j:j + length] for j in range(k))
-    return y if bias is None else y + bias[:, None]
-
-
-def depthwise_conv_step(buffer: torch.Tensor, x_t: torch.Tensor, weight: torch.Tensor,
-                        bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of a causal depthwise convolution.
-
-    ``buffer`` (B, C, k-1) holds the previous k-1 inputs (oldest first), ``x_t`` (B, C) the new one;
-    returns ``y_t`` (B, C) in ``x_t``'s dtype and the next buffer. The taps are summed in float32 (as
-    ``F.conv1d`` accumulates) and rounded once, so a bf16 step matches a bf16 forward.
-    """
-    window = torch.cat([buffer.to(x_t.dtype), x_t.unsqueeze(-1)], dim=-1)  # (B, C, k)
-    cd = compute_dtype(x_t.dtype)
-    y = (window.to(cd) * weight[:, 0, :].to(cd)).sum(-1)
-    if bias is not None:
-        y = y + bias.to(cd)
-    return y.to(x_t.dtype), window[..., 1:]
 
 
 @register_mixer("conv")

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spanmix.backbone.mixers.base import Mixer, check_positive, check_step_input, zero_padded
-from spanmix.backbone.mixers.conv import compute_dtype, depthwise_conv_ref, depthwise_conv_step
+from spanmix.backbone.mixers.depthwise import compute_dtype, depthwise_conv_ref, depthwise_conv_step
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref
 
