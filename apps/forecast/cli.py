@@ -8,7 +8,8 @@
 The data module's window lengths (``data.seq_len``, ``data.label_len``, ``data.pred_len``) are copied
 into the task when the config is parsed, and its channel counts (``data.n_features``, ``data.n_targets``,
 ``data.n_time_features``, known once the data is loaded) when the classes are instantiated; set them on
-``data`` only. Runs go to ``runs/forecast/<config stem>`` (see ``spanmix.apps.harness.cli``).
+``data`` only. Runs go to ``runs/forecast/<config stem>`` (see ``spanmix.apps.harness.cli``); ``predict``
+writes the forecast beyond the last row to ``<run>/predictions/forecast.csv`` and ``forecast.png``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from spanmix.apps.forecast.data import ForecastDataModule
 from spanmix.apps.forecast.task import ForecastTask
+from spanmix.apps.forecast.writer import ForecastWriter
 from spanmix.apps.harness.cli import run_cli
 
 __all__ = ["LINKS", "main"]
@@ -33,7 +35,8 @@ LINKS = (
 
 def main(args: Sequence[str] | None = None):
     """Run ``spanmix forecast <subcommand> ...``; ``args`` is the command line after ``forecast``."""
-    return run_cli(ForecastTask, ForecastDataModule, args=args, app="forecast", links=LINKS)
+    return run_cli(ForecastTask, ForecastDataModule, args=args, app="forecast", links=LINKS,
+                   callbacks=(ForecastWriter,))
 
 
 if __name__ == "__main__":

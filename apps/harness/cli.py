@@ -24,11 +24,11 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.trainer.trainer import Trainer
@@ -48,8 +48,9 @@ class SpanmixCLI(LightningCLI):
     """LightningCLI with the harness defaults (module docstring). Use ``run_cli``."""
 
     def __init__(self, *args: Any, app: str, links: Sequence[Any] = (), monitor: str = "val/loss",
-                 mode: str = "min", **kwargs: Any):
+                 mode: str = "min", callbacks: Sequence[Callable[[], Callback]] = (), **kwargs: Any):
         self.app, self.links, self.monitor, self.mode = app, tuple(links), monitor, mode
+        self.app_callbacks = tuple(callbacks)
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ parser
@@ -131,6 +132,7 @@ class SpanmixCLI(LightningCLI):
 
             callbacks.append(RichProgressBar())
         callbacks.append(RecordRunInfo(app=self.app, config=self._plain_config()))
+        callbacks += [make() for make in self.app_callbacks]
         return self._instantiate_trainer(config, callbacks)
 
     def _plain_config(self) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def _default_loggers(root: str) -> list:
 
 def run_cli(model_class: Any, datamodule_class: Any = None, args: Sequence[str] | None = None, *, app: str,
             links: Sequence[Any] = (), monitor: str = "val/loss", mode: str = "min",
-            **cli_kwargs: Any) -> LightningCLI:
+            callbacks: Sequence[Callable[[], Callback]] = (), **cli_kwargs: Any) -> LightningCLI:
     """Run ``spanmix <app> ...`` for ``model_class`` and ``datamodule_class``; return the LightningCLI.
 
     Args:
@@ -166,6 +168,8 @@ def run_cli(model_class: Any, datamodule_class: Any = None, args: Sequence[str] 
             ``source`` object's attribute: ``("data.n_features", "model.n_features", "instantiate")``, so the
             data module must know it after ``__init__``), or a dict of ``link_arguments`` keywords.
         monitor, mode: the default metric (and its direction) for the best checkpoint.
+        callbacks: factories of the app's own callbacks (e.g. a prediction writer), added to every
+            trainer besides those of the config (a config's ``trainer.callbacks`` does not replace them).
         cli_kwargs: passed to ``LightningCLI`` (e.g. ``subclass_mode_model=True``, ``trainer_defaults``).
     """
     trainer_defaults = {"deterministic": "warn", **cli_kwargs.pop("trainer_defaults", {})}
@@ -177,5 +181,6 @@ def run_cli(model_class: Any, datamodule_class: Any = None, args: Sequence[str] 
         # The dispatcher always passes args explicitly while sys.argv also holds them; that is intended.
         warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter is intended")
         return SpanmixCLI(model_class, datamodule_class, args=None if args is None else list(args), app=app,
-                          links=links, monitor=monitor, mode=mode, trainer_defaults=trainer_defaults,
+                          links=links, monitor=monitor, mode=mode, callbacks=callbacks,
+                          trainer_defaults=trainer_defaults,
                           parser_kwargs=parser_kwargs, **cli_kwargs)
