@@ -1,7 +1,6 @@
 """Forecast accuracy and training cost of every forecaster on the shipped vic_elec sample, one budget.
 
-    python benchmarks/forecast.py                              # H in {24, 96}, 2 epochs x 200 steps each
-    python benchmarks/forecast.py --epochs 1                   # whole epochs (571 steps at H=24)
+    python benchmarks/forecast.py                              # H in {24, 96}, 2 whole epochs
     python benchmarks/forecast.py --epochs 2 --max-steps 400   # 400 optimiser steps, 200 per epoch
     python benchmarks/forecast.py --models naive smamba --horizons 24
     python benchmarks/forecast.py --quick                      # smoke run: H=24, 1 epoch of 20 steps
@@ -16,7 +15,8 @@ The naive baselines have nothing to train and run ``test`` only.
 Test MSE / MAE are TSLib's: normalised scale, every test window, the checkpoint with the best validation
 loss (validated over every validation window after each epoch); read from the test run's CSV log.
 Seconds per epoch is the measured training wall time (epoch time minus the validation inside it) / epochs.
-Writes ``benchmarks/results/forecast.md`` (or ``--out``).
+Writes ``benchmarks/results/forecast.md`` (or ``--out``). The default run takes about 10 min on 2 idle
+CPU cores (most of it Informer), several times that when other jobs share the cores; ``--quick`` 1-4 min.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import markdown_table  # noqa: E402
+from _measure import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "apps" / "forecast" / "configs"
@@ -94,11 +94,16 @@ def _test_metrics(cli) -> dict:
 
 
 def run_one(model: str, horizon: int, epochs: int, steps_per_epoch: int | None) -> dict:
+    """``spanmix forecast fit`` (trained models) then ``test``, in this process; the run dir is temporary."""
+    with tempfile.TemporaryDirectory(prefix=f"forecast-bench-{model}-{horizon}-") as root:
+        return _fit_and_test(model, horizon, epochs, steps_per_epoch, root)
+
+
+def _fit_and_test(model: str, horizon: int, epochs: int, steps_per_epoch: int | None, root: str) -> dict:
     from spanmix.apps.forecast.cli import main as forecast
     from spanmix.apps.forecast.models import count_parameters
 
     _, stem, extra = MODELS[model]
-    root = tempfile.mkdtemp(prefix=f"forecast-bench-{model}-{horizon}-")
     common = ["--config", str(CONFIGS / f"{stem}_vic_elec.yaml"), *extra,
               "--data.seq_len", str(SEQ_LEN), "--data.pred_len", str(horizon),
               "--data.batch_size", str(BATCH_SIZE), "--trainer.default_root_dir", root,
@@ -112,7 +117,8 @@ def run_one(model: str, horizon: int, epochs: int, steps_per_epoch: int | None) 
                       sec_per_epoch=None, test_seconds=time.perf_counter() - start)
     else:
         budget = ["--trainer.max_epochs", str(epochs), "--trainer.num_sanity_val_steps", "0",
-                  # Only the timer: no early stopping, so every model gets exactly the same budget.
+                  # Only the timer (importable as `forecast`: this file's folder is sys.path[0] in the
+                  # worker): no early stopping, so every model gets exactly the same budget.
                   "--trainer.callbacks", json.dumps([{"class_path": "forecast.TrainTimer"}])]
         if steps_per_epoch is not None:
             budget += ["--trainer.limit_train_batches", str(steps_per_epoch)]
@@ -139,7 +145,8 @@ def run_in_subprocess(model: str, horizon: int, epochs: int, steps_per_epoch: in
     start = time.perf_counter()
     try:
         with open(log, "w") as f:
-            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, text=True, timeout=timeout, cwd=ROOT)
+            done = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, stderr=f, text=True,
+                                  timeout=timeout, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"model": model, "horizon": horizon, "error": f"timed out after {timeout:.0f} s (log: {log})"}
     wall = time.perf_counter() - start
@@ -162,14 +169,14 @@ def table(results: list[dict]) -> str:
     for r in sorted(results, key=key):
         label = MODELS[r["model"]][0]
         if "error" in r:
-            rows.append([r["horizon"], label, "error", r["error"], "", "", "", "", ""])
+            rows.append([r["horizon"], label, "error", r["error"], "", "", "", "", "", f"{r['load']:.1f}"])
             continue
         rows.append([r["horizon"], label, f"**{r['mse']:.4f}**" if r is min(
             (x for x in results if x["horizon"] == r["horizon"] and "mse" in x), key=key) else f"{r['mse']:.4f}",
             f"{r['mae']:.4f}", f"{r['params']:,}", r["steps"], _fmt(r["best_epoch"], "d"),
-            _fmt(r["sec_per_epoch"], ".1f"), f"{r['test_seconds']:.1f}"])
+            _fmt(r["sec_per_epoch"], ".1f"), f"{r['test_seconds']:.1f}", f"{r['load']:.1f}"])
     return markdown_table(["H", "model", "test MSE", "test MAE", "params", "optimiser steps",
-                           "best epoch (val)", "s / epoch (train)", "test s"], rows)
+                           "best epoch (val)", "s / epoch (train)", "test s", "load"], rows)
 
 
 def main() -> None:
@@ -177,7 +184,7 @@ def main() -> None:
     parser.add_argument("--horizons", type=int, nargs="+", default=[24, 96])
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--epochs", type=int, default=2, help="training epochs of every trained model")
-    parser.add_argument("--max-steps", type=int, default=400,
+    parser.add_argument("--max-steps", type=int, default=0,
                         help="optimiser steps in all, split evenly over the epochs (each epoch a random "
                              "subset of the shuffled training windows); 0: whole epochs")
     parser.add_argument("--quick", action="store_true", help="smoke run: H=24, 1 epoch of 20 steps")
@@ -209,17 +216,25 @@ def main() -> None:
     results, start = [], time.perf_counter()
     for horizon in args.horizons:
         for model in args.models:
+            run_load = os.getloadavg()[0]
             r = run_in_subprocess(model, horizon, args.epochs, steps_per_epoch, log_dir, timeout=3600)
-            results.append(r)
+            results.append({**r, "load": run_load})
             summary = r["error"] if "error" in r else (
                 f"MSE {r['mse']:.4f} MAE {r['mae']:.4f} params {r['params']:,} steps {r['steps']} "
                 f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} wall {r['wall_seconds']:.0f}s")
             print(f"  H={horizon:3d} {model:12s} {summary}", flush=True)
     total = time.perf_counter() - start
+    end_load = os.getloadavg()
 
     noisy = (f"\n\n**Timings are noisy:** the machine is shared with other jobs; the 1-minute load average "
              f"was {load[0]:.2f} at the start (above 2 means other work competed for the "
              f"{os.cpu_count()} cores)." if load[0] > 2 else "")
+    busy = [r for r in results if r["load"] > 2.5]
+    if busy:
+        noisy += (f"\n\n**{len(busy)} of {len(results)} runs started with a load above 2.5** (column `load`): "
+                  "other jobs held a core, and a 2-thread PyTorch process then waits on its descheduled "
+                  "thread in every parallel op, which can slow small models by an order of magnitude; "
+                  "compare their seconds only with care.")
     text = f"""# Forecasting on vic_elec
 
 `{command}` — {env}; {total / 60:.1f} min in all.
@@ -233,9 +248,12 @@ epoch, no early stopping; test on **every test window** with the best-by-validat
 (`spanmix forecast test --ckpt_path best`). Everything else (sizes, learning rate, its per-epoch halving)
 is each model's `apps/forecast/configs/<model>_vic_elec.yaml`. MSE / MAE on the normalised scale (as
 TSLib reports them); the best MSE of each horizon in bold. Seconds per epoch: measured training wall time
-(validation excluded) / epochs; "test s" is the whole `test` command in the worker (data loading included).
+(validation excluded) / epochs; "test s" is the whole `test` command in the worker (data loading included);
+`load` is the 1-minute load average just before the run (this benchmark's previous run adds up to about 1).
+Timings are single runs on a shared machine.
 Each run is a fresh subprocess, seeded (`seed_everything: 0`), `trainer.deterministic: false`.
-Load average at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min).{noisy}
+Load average (1 / 5 / 15 min) at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; at the end:
+{end_load[0]:.2f} / {end_load[1]:.2f} / {end_load[2]:.2f} (this benchmark's own run adds about 1).{noisy}
 
 {table(results)}
 """
