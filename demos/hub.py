@@ -57,7 +57,7 @@ def max_file_size() -> str:
 
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kwargs):
-    """Build and launch the hub on ``host:port`` (never ``share=True``); returns ``(hub, local_url)``."""
+    """Build and launch the hub on ``host:port`` (local only: no public share link); returns ``(hub, local_url)``."""
     hub = build_hub()
     _, url, _ = hub.launch(
         server_name=host,
