@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,15 +57,23 @@ UNTRAINED = ("naive", "snaive")
 
 
 class TrainTimer(Callback):
-    """Training wall time of each epoch: epoch start to end, minus the validation run inside it."""
+    """Training wall time of each epoch (epoch start to end, minus the validation run inside it) and of
+    each step (from the previous step's end, so data loading counts; validation never falls inside one)."""
 
     def __init__(self):
         self.epoch_seconds: list[float] = []
-        self._epoch_start = self._val_start = 0.0
+        self.step_seconds: list[float] = []
+        self._epoch_start = self._val_start = self._step_start = 0.0
         self._val_seconds = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._epoch_start, self._val_seconds = time.perf_counter(), 0.0
+        self._step_start = self._epoch_start
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        now = time.perf_counter()
+        self.step_seconds.append(now - self._step_start)
+        self._step_start = now
 
     def on_validation_start(self, trainer, pl_module):
         self._val_start = time.perf_counter()
@@ -114,7 +123,7 @@ def _fit_and_test(model: str, horizon: int, epochs: int, steps_per_epoch: int | 
         start = time.perf_counter()
         cli = forecast(["test", *common])
         result.update(params=count_parameters(cli.model.net), epochs=0, steps=0, best_epoch=None,
-                      sec_per_epoch=None, test_seconds=time.perf_counter() - start)
+                      sec_per_epoch=None, median_sec_per_epoch=None, test_seconds=time.perf_counter() - start)
     else:
         budget = ["--trainer.max_epochs", str(epochs), "--trainer.num_sanity_val_steps", "0",
                   # Only the timer (importable as `forecast`: this file's folder is sys.path[0] in the
@@ -128,7 +137,9 @@ def _fit_and_test(model: str, horizon: int, epochs: int, steps_per_epoch: int | 
         match = re.search(r"epoch=(\d+)", os.path.basename(best))
         result.update(params=count_parameters(cli.model.net), epochs=cli.trainer.current_epoch,
                       steps=cli.trainer.global_step, best_epoch=int(match.group(1)) + 1 if match else None,
-                      sec_per_epoch=sum(timer.epoch_seconds) / max(len(timer.epoch_seconds), 1))
+                      sec_per_epoch=sum(timer.epoch_seconds) / max(len(timer.epoch_seconds), 1),
+                      median_sec_per_epoch=statistics.median(timer.step_seconds) * len(timer.step_seconds)
+                      / max(len(timer.epoch_seconds), 1))
         start = time.perf_counter()
         cli = forecast(["test", *common, "--ckpt_path", "best"])
         result["test_seconds"] = time.perf_counter() - start
@@ -157,8 +168,18 @@ def run_in_subprocess(model: str, horizon: int, epochs: int, steps_per_epoch: in
     return {**json.loads(lines[-1]), "wall_seconds": wall}
 
 
+#: A run whose measured epoch time exceeds its median-step estimate by this factor (and by more than a
+#: second: the first steps' warm-up alone shows in tiny budgets) was slowed by other jobs.
+SLOWED = 1.5
+
+
 def _fmt(value, spec: str, empty: str = "—") -> str:
     return empty if value is None else format(value, spec)
+
+
+def _slowed(r: dict) -> bool:
+    measured, median = r.get("sec_per_epoch"), r.get("median_sec_per_epoch")
+    return measured is not None and measured > max(SLOWED * median, median + 1.0)
 
 
 def table(results: list[dict]) -> str:
@@ -169,14 +190,16 @@ def table(results: list[dict]) -> str:
     for r in sorted(results, key=key):
         label = MODELS[r["model"]][0]
         if "error" in r:
-            rows.append([r["horizon"], label, "error", r["error"], "", "", "", "", "", f"{r['load']:.1f}"])
+            rows.append([r["horizon"], label, "error", r["error"], "", "", "", "", "", ""])
             continue
         rows.append([r["horizon"], label, f"**{r['mse']:.4f}**" if r is min(
             (x for x in results if x["horizon"] == r["horizon"] and "mse" in x), key=key) else f"{r['mse']:.4f}",
             f"{r['mae']:.4f}", f"{r['params']:,}", r["steps"], _fmt(r["best_epoch"], "d"),
-            _fmt(r["sec_per_epoch"], ".1f"), f"{r['test_seconds']:.1f}", f"{r['load']:.1f}"])
+            _fmt(r["sec_per_epoch"], ".1f") + (" †" if _slowed(r) else ""),
+            _fmt(r["median_sec_per_epoch"], ".1f"), f"{r['test_seconds']:.1f}"])
     return markdown_table(["H", "model", "test MSE", "test MAE", "params", "optimiser steps",
-                           "best epoch (val)", "s / epoch (train)", "test s", "load"], rows)
+                           "best epoch (val)", "s / epoch (train)", "s / epoch (median step)", "test s"],
+                          rows)
 
 
 def main() -> None:
@@ -216,12 +239,12 @@ def main() -> None:
     results, start = [], time.perf_counter()
     for horizon in args.horizons:
         for model in args.models:
-            run_load = os.getloadavg()[0]
             r = run_in_subprocess(model, horizon, args.epochs, steps_per_epoch, log_dir, timeout=3600)
-            results.append({**r, "load": run_load})
+            results.append(r)
             summary = r["error"] if "error" in r else (
                 f"MSE {r['mse']:.4f} MAE {r['mae']:.4f} params {r['params']:,} steps {r['steps']} "
-                f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} wall {r['wall_seconds']:.0f}s")
+                f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} (median step: "
+                f"{_fmt(r['median_sec_per_epoch'], '.1f')}) wall {r['wall_seconds']:.0f}s")
             print(f"  H={horizon:3d} {model:12s} {summary}", flush=True)
     total = time.perf_counter() - start
     end_load = os.getloadavg()
@@ -229,12 +252,12 @@ def main() -> None:
     noisy = (f"\n\n**Timings are noisy:** the machine is shared with other jobs; the 1-minute load average "
              f"was {load[0]:.2f} at the start (above 2 means other work competed for the "
              f"{os.cpu_count()} cores)." if load[0] > 2 else "")
-    busy = [r for r in results if r["load"] > 2.5]
-    if busy:
-        noisy += (f"\n\n**{len(busy)} of {len(results)} runs started with a load above 2.5** (column `load`): "
-                  "other jobs held a core, and a 2-thread PyTorch process then waits on its descheduled "
-                  "thread in every parallel op, which can slow small models by an order of magnitude; "
-                  "compare their seconds only with care.")
+    slowed = [r for r in results if _slowed(r)]
+    if slowed:
+        noisy += (f"\n\n**† {len(slowed)} of {len(results)} runs were slowed by other jobs** (measured epoch "
+                  f"time above {SLOWED}x the median-step estimate): while another process holds a core, a "
+                  "2-thread PyTorch process waits on its descheduled thread in every parallel op. Compare "
+                  "models by the median-step column.")
     text = f"""# Forecasting on vic_elec
 
 `{command}` — {env}; {total / 60:.1f} min in all.
@@ -247,10 +270,10 @@ Budget, the same for every trained model: **{budget}**, validation over every va
 epoch, no early stopping; test on **every test window** with the best-by-validation-loss checkpoint
 (`spanmix forecast test --ckpt_path best`). Everything else (sizes, learning rate, its per-epoch halving)
 is each model's `apps/forecast/configs/<model>_vic_elec.yaml`. MSE / MAE on the normalised scale (as
-TSLib reports them); the best MSE of each horizon in bold. Seconds per epoch: measured training wall time
-(validation excluded) / epochs; "test s" is the whole `test` command in the worker (data loading included);
-`load` is the 1-minute load average just before the run (this benchmark's previous run adds up to about 1).
-Timings are single runs on a shared machine.
+TSLib reports them); the best MSE of each horizon in bold. Seconds per epoch (train): measured training
+wall time (validation excluded) / epochs; (median step): the median step time (data loading included) x
+steps per epoch, which bursts of load from other jobs barely move; "test s" is the whole `test` command in
+the worker (data loading included). Timings are single runs on a shared machine.
 Each run is a fresh subprocess, seeded (`seed_everything: 0`), `trainer.deterministic: false`.
 Load average (1 / 5 / 15 min) at the start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; at the end:
 {end_load[0]:.2f} / {end_load[1]:.2f} / {end_load[2]:.2f} (this benchmark's own run adds about 1).{noisy}
