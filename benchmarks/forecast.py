@@ -14,8 +14,9 @@ The naive baselines have nothing to train and run ``test`` only.
 
 Test MSE / MAE are TSLib's: normalised scale, every test window, the checkpoint with the best validation
 loss (validated over every validation window after each epoch); read from the test run's CSV log.
-Seconds per epoch is the measured training wall time (epoch time minus the validation inside it) / epochs.
-Writes ``benchmarks/results/forecast.md`` (or ``--out``). The default run takes about 10 min on 2 idle
+Seconds per epoch is the measured training wall time (epoch time minus the validation inside it) / epochs,
+beside the median step time x steps per epoch, which bursts of load from other jobs barely move.
+Writes ``benchmarks/results/forecast.md`` (or ``--out``). The default run takes about 8 min on 2 idle
 CPU cores (most of it Informer), several times that when other jobs share the cores; ``--quick`` 1-4 min.
 """
 from __future__ import annotations
