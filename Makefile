@@ -37,6 +37,7 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/mixers.py
+	$(PY) benchmarks/forecast.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
