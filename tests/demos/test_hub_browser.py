@@ -1,34 +1,21 @@
 """The demo hub end to end in headless Chromium (Playwright): pick the shipped data and a model, forecast, see
 the plot and the metrics; upload a bad CSV, see the message. Plus the hub's safe launch defaults (no browser).
-
-Chromium is Debian's (/usr/bin/chromium, `apt-get install -y chromium`), driven by the PyPI `playwright`
-package; never `playwright install` (it downloads another browser)."""
+The browser and the running hub are fixtures in ``conftest.py``, shared with every tab's browser test."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
+sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package (also in conftest)
 
 import forecast_tab as ft  # noqa: E402
 import hub  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MODEL = "smamba_vic_elec_ms"
 
 
@@ -51,56 +38,9 @@ def test_hub_binds_to_localhost_without_share_and_caps_uploads(monkeypatch):
     assert (seen["server_name"], seen["server_port"]) == ("0.0.0.0", 8124)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def hub_url():
-    app, url = hub.launch("127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield url
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium` "
-            "(`make test` does); never `playwright install`"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser, hub_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(hub_url)
-    page.get_by_role("tab", name="Forecast", exact=True).wait_for()
-    yield page
-    page.close()
-
-
-def screenshot(page, path: Path) -> None:
-    page.screenshot(path=str(path), full_page=True)
-    keep = os.environ.get("SPANMIX_SCREENSHOTS")  # a folder to keep the screenshots in, for a look
-    if keep:
-        shutil.copy(path, Path(keep) / path.name)
-
-
 @pytest.mark.slow
-def test_forecast_the_shipped_data_in_the_browser(page, tmp_path):
+def test_forecast_the_shipped_data_in_the_browser(hub_page, screenshot, tmp_path):
+    page = hub_page
     from playwright.sync_api import expect
 
     m = ft._find_model(MODEL)
@@ -126,7 +66,8 @@ def test_forecast_the_shipped_data_in_the_browser(page, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_bad_upload_shows_a_message_in_the_browser(page, tmp_path):
+def test_a_bad_upload_shows_a_message_in_the_browser(hub_page, screenshot, tmp_path):
+    page = hub_page
     from playwright.sync_api import expect
 
     bad = tmp_path / "latin1.csv"
