@@ -17,9 +17,10 @@ from collections.abc import Sequence
 #: app name -> module exposing ``main(args)``. Add a line here for each new app.
 APPS: dict[str, str] = {
     "forecast": "spanmix.apps.forecast.cli",
+    "finance": "spanmix.apps.forecast.finance_cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "finance": "finance"}
 
 
 def _usage() -> str:

@@ -22,6 +22,8 @@ moved last), so MS models forecast ``x_enc[..., -1]``.
   Liu et al., ICLR 2024.
 - ``linear``: DLinear, moving-average decomposition + two linear maps; Zeng et al., AAAI 2023.
 - ``naive``: repeat the last value (or the last season).
+- ``t2v_transformer``: multi-feature Time2Vec + Transformer encoder (TT2VFin); Bui et al. 2025.
+- ``lstm``: an LSTM baseline (the finance system's RNN baseline).
 
 The built-in model modules are imported on the first registry look-up (not at package import), so a
 broken optional dependency of one model cannot take the package down.
@@ -45,7 +47,7 @@ __all__ = [
 
 
 def _load_builtin_models() -> None:
-    from spanmix.apps.forecast.models import baselines, gateformer, informer, smamba  # noqa: F401
+    from spanmix.apps.forecast.models import baselines, gateformer, informer, smamba, t2v_transformer  # noqa: F401
 
 
 FORECAST_MODELS = Registry("forecast model", loader=_load_builtin_models)

@@ -1,4 +1,4 @@
-"""Baselines every forecaster has to beat: naive / seasonal naive, and DLinear.
+"""Baselines every forecaster has to beat: naive / seasonal naive, DLinear, and an LSTM.
 
 - ``naive``: repeat the last observed value of each target series (``season=1``), or the last full
   season (``season=s``: step ``t`` of the horizon copies the input step ``L - s + (t mod s)``), e.g.
@@ -22,7 +22,7 @@ from torch import nn
 from spanmix.apps.forecast.models import FORECAST_MODELS, ForecastModel
 from spanmix.apps.forecast.models.embed import check_positive_int
 
-__all__ = ["DLinear", "MovingAverage", "NaiveForecast", "series_decomposition"]
+__all__ = ["DLinear", "LSTMForecast", "MovingAverage", "NaiveForecast", "series_decomposition"]
 
 
 @FORECAST_MODELS.register("naive")
@@ -113,3 +113,36 @@ class DLinear(ForecastModel):
         else:
             out = self.seasonal[0](seasonal) + self.trend[0](trend)  # (B, C_out, H)
         return out.transpose(1, 2)  # (B, H, C_out)
+
+
+@FORECAST_MODELS.register("lstm")
+class LSTMForecast(ForecastModel):
+    """LSTM baseline (Hochreiter & Schmidhuber 1997): ``nn.LSTM`` over the window, last hidden state -> horizon.
+
+    The RNN baseline of the finance system (Bui et al. 2025 compare TT2VFin with LSTM/RNN models of similar
+    size): size ``hidden`` so its parameter count is close to the Transformer's (``count_parameters``).
+
+    Args:
+        n_features, n_targets, seq_len, label_len, pred_len, n_time_features: see ``ForecastModel``.
+        hidden: LSTM state width.
+        layers: stacked LSTM layers.
+        dropout: between LSTM layers (when ``layers > 1``) and before the head.
+
+    Shapes: ``x_enc`` (B, L, C_in) -> (B, H, C_out); marks and ``x_dec`` are ignored. Cost: O(L·hidden²).
+    Parameters: ``4·hidden·(C_in + hidden + 2)`` for the first layer, ``4·hidden·(2·hidden + 2)`` per further
+    layer, plus ``(hidden + 1)·H·C_out`` for the head.
+    """
+
+    def __init__(self, n_features: int, n_targets: int, seq_len: int, label_len: int = 0, pred_len: int = 1,
+                 n_time_features: int = 0, *, hidden: int = 64, layers: int = 1, dropout: float = 0.1):
+        super().__init__(n_features, n_targets, seq_len, label_len, pred_len, n_time_features)
+        check_positive_int("LSTMForecast", hidden=hidden, layers=layers)
+        self.lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, pred_len * n_targets)
+
+    def forward(self, x_enc, x_mark_enc=None, x_dec=None, x_mark_dec=None) -> torch.Tensor:
+        self.check_inputs(x_enc, x_mark_enc, x_dec, x_mark_dec)
+        out, _ = self.lstm(x_enc)  # (B, L, hidden)
+        return self.head(self.dropout(out[:, -1])).view(-1, self.pred_len, self.n_targets)

@@ -1,0 +1,45 @@
+"""``spanmix finance``: the forecast app's Time2Vec finance system on the harness CLI (LightningCLI).
+
+    spanmix finance fit  --config apps/forecast/configs/finance_t2v.yaml          # shipped snapshot, offline
+    spanmix finance test --config apps/forecast/configs/finance_t2v.yaml --ckpt_path best
+    spanmix finance fit  --config apps/forecast/configs/finance_t2v.yaml --data.source yfinance \\
+        --data.target XOM --data.universe '[CVX,COP,SLB,EOG]' --data.start 2015-01-01 --data.end 2024-01-01
+
+The same ``ForecastTask`` models and harness as ``spanmix forecast``, with the finance data module
+(``FinanceDataModule``: correlation-selected tickers, OHLCV features) and task (``FinanceTask``: return and
+price metrics beside the random walk). It is its own entry because LightningCLI binds one data-module class
+per command and the finance module takes other options than ``ForecastDataModule``. Window lengths are
+linked into the model when the config is parsed; channel counts and the target's scale when the data is
+loaded. Runs go to ``runs/finance/<config stem>``.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from spanmix.apps.forecast.finance_data import FinanceDataModule
+from spanmix.apps.forecast.finance_task import FinanceTask
+from spanmix.apps.harness.cli import run_cli
+
+__all__ = ["LINKS", "main"]
+
+LINKS = (
+    ("data.seq_len", "model.seq_len"),
+    ("data.pred_len", "model.pred_len"),
+    ("data.target_kind", "model.target_kind"),
+    ("data.label_len", "model.label_len", "instantiate"),
+    ("data.n_features", "model.n_features", "instantiate"),
+    ("data.n_targets", "model.n_targets", "instantiate"),
+    ("data.n_time_features", "model.n_time_features", "instantiate"),
+    ("data.target_mean", "model.target_mean", "instantiate"),
+    ("data.target_std", "model.target_std", "instantiate"),
+)
+
+
+def main(args: Sequence[str] | None = None):
+    """Run ``spanmix finance <subcommand> ...``; ``args`` is the command line after ``finance``."""
+    return run_cli(FinanceTask, FinanceDataModule, args=args, app="finance", links=LINKS)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
