@@ -18,9 +18,10 @@ from collections.abc import Sequence
 APPS: dict[str, str] = {
     "forecast": "spanmix.apps.forecast.cli",
     "finance": "spanmix.apps.forecast.finance_cli",
+    "genomics": "spanmix.apps.genomics.cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast", "finance": "finance"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "finance": "finance", "genomics": "genomics"}
 
 
 def _usage() -> str:
