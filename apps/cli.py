@@ -17,11 +17,12 @@ from collections.abc import Sequence
 #: app name -> module exposing ``main(args)``. Add a line here for each new app.
 APPS: dict[str, str] = {
     "forecast": "spanmix.apps.forecast.cli",
+    "eeg": "spanmix.apps.eeg.cli",
     "finance": "spanmix.apps.forecast.finance_cli",
     "genomics": "spanmix.apps.genomics.cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast", "finance": "finance", "genomics": "genomics"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics"}
 
 
 def _usage() -> str:
