@@ -1,15 +1,26 @@
 """Choosing between a fast path and its reference twin.
 
 Set ``SPANMIX_FORCE_REFERENCE=1`` (or use ``with reference_mode():``) to run every kernel through its
-slow, obviously-correct reference; useful to rule a kernel out when debugging a model.
+slow, obviously-correct reference; useful to rule a kernel out when debugging a model. It wins over
+every other choice, on any device.
+
+CUDA tensors take the Triton kernels (``kernels/triton_*.py``) when Triton is installed; set
+``SPANMIX_DISABLE_TRITON=1`` to send them to the chunked / blocked PyTorch paths instead. Triton is
+imported only when a CUDA tensor first reaches a kernel, never at ``import spanmix``.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import threading
 
 _local = threading.local()
+_cache: dict = {}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "0").lower() not in ("", "0", "false", "no")
 
 
 def use_reference() -> bool:
@@ -17,7 +28,7 @@ def use_reference() -> bool:
     forced = getattr(_local, "forced", None)
     if forced is not None:
         return forced
-    return os.environ.get("SPANMIX_FORCE_REFERENCE", "0").lower() not in ("", "0", "false", "no")
+    return _env_flag("SPANMIX_FORCE_REFERENCE")
 
 
 @contextlib.contextmanager
@@ -29,3 +40,24 @@ def reference_mode(enabled: bool = True):
         yield
     finally:
         _local.forced = previous
+
+
+def triton_available() -> bool:
+    """True when Triton is installed (checked without importing it) and not disabled with
+    ``SPANMIX_DISABLE_TRITON=1``."""
+    if _env_flag("SPANMIX_DISABLE_TRITON"):
+        return False
+    if "triton" not in _cache:
+        _cache["triton"] = importlib.util.find_spec("triton") is not None
+    return _cache["triton"]
+
+
+def is_cuda(t) -> bool:
+    """The device check behind ``use_triton`` (a function of its own so tests can stand in for a GPU)."""
+    return getattr(getattr(t, "device", None), "type", None) == "cuda"
+
+
+def use_triton(*tensors) -> bool:
+    """True when every given tensor (None entries are skipped) is on a CUDA device and Triton can be used."""
+    present = [t for t in tensors if t is not None]
+    return bool(present) and all(is_cuda(t) for t in present) and triton_available()

@@ -26,16 +26,22 @@ L too: it materialises the key/value gradient of every slab, O(L·d·(w + b)/b).
 Reference (``local_attention_ref``): explicit softmax(QKᵀ·scale)V with the dense L×L mask, in fp32 for
 half-precision inputs. O(L²) time and memory; for tests and debugging only.
 
+CUDA (``local_attention_triton`` in ``kernels/triton_local_attention.py``): float16/bfloat16/float32 CUDA
+tensors with head size <= 256 take FlashAttention-style Triton kernels that visit only the key blocks
+inside each query block's window: O(L·w·d) time, O(L·d) memory, no mask tensor. Triton is imported only
+when such a tensor arrives; ``SPANMIX_DISABLE_TRITON=1`` keeps CUDA tensors on the blocked SDPA path.
+
 ``SPANMIX_FORCE_REFERENCE=1`` or ``with reference_mode():`` routes ``local_attention`` to the reference.
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 
-from spanmix.kernels.dispatch import use_reference
+from spanmix.kernels.dispatch import use_reference, use_triton
 
 __all__ = ["local_attention", "local_attention_ref"]
 
@@ -207,6 +213,25 @@ def _blocked_one_mask(q, k, v, window, causal, kpm, scale, block_size):
     return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)
 
 
+_TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+_triton_failed = False
+
+
+def _triton_path(q, k, v, window, causal, key_padding_mask, scale):
+    """The Triton kernels (imported here, on first use), or None if Triton cannot be imported."""
+    global _triton_failed
+    if not _triton_failed:
+        try:
+            from spanmix.kernels.triton_local_attention import local_attention_triton
+        except Exception as exc:  # noqa: BLE001 -- a broken triton install: fall back, say so once
+            _triton_failed = True
+            warnings.warn(f"local_attention: Triton kernels unavailable ({exc!r}); using the blocked SDPA "
+                          "path", RuntimeWarning, stacklevel=3)
+        else:
+            return local_attention_triton(q, k, v, window, causal, key_padding_mask, scale)
+    return None
+
+
 def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=None, scale=None,
                     *, block_size: int | None = None):
     """Sliding-window attention in O(L·w) memory (blocked SDPA); see the module docstring.
@@ -218,8 +243,8 @@ def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=
         key_padding_mask: optional (B, L) bool, True = real token; False keys are never attended to. A
             query with no visible key gives zeros.
         scale: score scale, default ``1 / sqrt(d)``.
-        block_size: query block length of the fast path (default ``clamp(w // 2, 16, 64)``); a
-            tuning knob that does not change the result. Ignored by the reference.
+        block_size: query block length of the blocked SDPA path (default ``clamp(w // 2, 16, 64)``); a
+            tuning knob that does not change the result. Ignored by the reference and the Triton path.
 
     Returns:
         (B, H, L, d), dtype of ``q``.
@@ -233,4 +258,8 @@ def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=
         raise ValueError(f"block_size must be an int >= 1 or None, got {block_size!r}")
     if use_reference():
         return local_attention_ref(q, k, v, window, causal, key_padding_mask, scale)
+    if q.dtype in _TRITON_DTYPES and q.shape[-1] <= 256 and use_triton(q, k, v, key_padding_mask):
+        out = _triton_path(q, k, v, window, causal, key_padding_mask, scale)
+        if out is not None:
+            return out
     return _local_attention_blocked(q, k, v, window, causal, key_padding_mask, scale, block_size)

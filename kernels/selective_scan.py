@@ -28,9 +28,13 @@ Paths (``selective_scan`` picks one):
   (~10-20 s) and are cached on disk (``cache=True``: next to this file, or numba's user cache dir).
   ``SPANMIX_DISABLE_NUMBA=1`` turns this path off.
 
-``selective_scan``: ``use_reference()`` -> reference; CPU and numba (not float64, and not in a child
-forked after numba's OpenMP pool started, which would abort) -> fused; otherwise -> chunked (the CUDA
-Triton kernel goes in ``_cuda_path``).
+- ``selective_scan_triton`` (``kernels/triton_selective_scan.py``): CUDA, Triton kernels with the same
+  chunk-start-state backward; imported only when a CUDA tensor arrives.
+
+``selective_scan``: ``use_reference()`` (``SPANMIX_FORCE_REFERENCE=1``) -> reference; CUDA tensors with
+Triton installed (not float64, not ``SPANMIX_DISABLE_TRITON=1``) -> Triton; CPU and numba (not float64,
+and not in a child forked after numba's OpenMP pool started, which would abort) -> fused; otherwise ->
+chunked.
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spanmix.kernels.dispatch import use_reference
+from spanmix.kernels.dispatch import use_reference, use_triton
 
 __all__ = [
     "numba_available", "selective_scan", "selective_scan_chunked", "selective_scan_fused", "selective_scan_ref",
@@ -621,10 +625,23 @@ def selective_scan_fused(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
 # ----------------------------------------------------------------------------------------------- public
 
 
+_triton_failed = False
+
+
 def _cuda_path(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state):
-    """Accelerator path. TODO(triton): a fused Triton kernel goes here (tested on CPU with
-    TRITON_INTERPRET=1); until then the chunked PyTorch form."""
-    return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    """CUDA path: the Triton kernels (imported here, on first use); the chunked form if Triton is broken."""
+    global _triton_failed
+    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if not _triton_failed:
+        try:
+            from spanmix.kernels.triton_selective_scan import selective_scan_triton
+        except Exception as exc:  # noqa: BLE001 -- a broken triton install: fall back, say so once
+            _triton_failed = True
+            warnings.warn(f"selective_scan: Triton kernels unavailable ({exc!r}); using the chunked PyTorch "
+                          "path", RuntimeWarning, stacklevel=3)
+        else:
+            return selective_scan_triton(*args)
+    return selective_scan_chunked(*args)
 
 
 _warned_numba = False
@@ -645,13 +662,15 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     Returns:
         y (B, D, L) in ``u``'s dtype, or ``(y, h_last)``.
 
-    Cost: O(B·D·L·N) time; the fused CPU path keeps O(B·D·L + B·D·N·L/64) memory, the chunked path
-    O(B·D·L·N).
+    Cost: O(B·D·L·N) time; the fused CPU path keeps O(B·D·L + B·D·N·L/64) memory, the Triton path
+    O(B·D·L + B·D·N·L/32), the chunked path O(B·D·L·N).
     """
     global _warned_numba
     args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     if use_reference():
         return selective_scan_ref(*args)
+    if getattr(u, "dtype", None) != torch.float64 and use_triton(u, delta, A, B, C, D, z, delta_bias):
+        return _cuda_path(*args)
     if isinstance(u, torch.Tensor) and u.device.type == "cpu":
         if u.dtype != torch.float64 and numba_available() and not _forked_after_use():
             try:
@@ -664,5 +683,4 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
                     _warned_numba = True
             else:
                 return selective_scan_fused(*args)
-        return selective_scan_chunked(*args)
-    return _cuda_path(*args)
+    return selective_scan_chunked(*args)
