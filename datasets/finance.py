@@ -217,6 +217,9 @@ def _cache_file(cache: Path, ticker: str, interval: str, start: pd.Timestamp, en
 def tidy_from_yfinance(raw: pd.DataFrame, tickers: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """``yfinance.download(..., auto_adjust=False)``'s frame -> ``(tidy frame, tickers without any data)``.
 
+    Rows with missing prices (a date on which another ticker traded) are kept; ``download_prices`` drops
+    and reports them.
+
     yfinance returns a date index and ``(Price, Ticker)`` column pairs (``multi_level_index=True``, the
     default), or a single level of price columns for one ticker with ``multi_level_index=False``.
     """
@@ -240,9 +243,8 @@ def tidy_from_yfinance(raw: pd.DataFrame, tickers: list[str]) -> tuple[pd.DataFr
         index = pd.DatetimeIndex(block.index)
         if index.tz is not None:
             index = index.tz_localize(None)
-        block = block.assign(date=index, ticker=ticker).reset_index(drop=True)
-        block = block.dropna(subset=list(PRICE_COLUMNS), how="all")
-        if block.empty:
+        block = block.assign(date=index, ticker=ticker).reset_index(drop=True).rename_axis(None, axis=1)
+        if block[list(PRICE_COLUMNS)].isna().all(axis=None):
             empty.append(ticker)
             continue
         parts.append(block[list(COLUMNS)])
@@ -325,6 +327,7 @@ def download_prices(tickers, start, end, interval: str = "1d", *, cache_dir: str
         missing = [t for t in todo if t not in got]
         if missing:
             said = " | ".join(dict.fromkeys(m.strip() for m in messages if m.strip()))
+            said = said if len(said) <= 300 else said[:297] + "..."
             if any(w in said.lower() for w in _NETWORK_WORDS):
                 raise NetworkUnavailable(
                     f"cannot reach Yahoo Finance to download {missing} (yfinance: {said}); nothing is cached for "
