@@ -1,0 +1,102 @@
+"""EEG splits (CO / CV / LOSO) and the data module: no leaks, chronological order, alignment per subject."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spanmix.apps.eeg.data import EEGDataModule
+from spanmix.apps.eeg.evaluation import co_split, cv_splits, loso_splits, splits
+from spanmix.datasets import eeg
+
+
+def toy(n_subjects: int = 3, per_class: int = 10, n_chans: int = 4, n_times: int = 32, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = n_subjects * 2 * per_class
+    y = np.tile(np.repeat([0, 1], per_class), n_subjects)
+    subject = np.repeat(np.arange(1, n_subjects + 1), 2 * per_class)
+    mix = rng.standard_normal((n_subjects, n_chans, n_chans))
+    X = np.einsum("ncd,ndt->nct", mix[subject - 1], rng.standard_normal((n, n_chans, n_times))) * 1e-5
+    return eeg.EEGEpochs(X=X, y=y, subject=subject, ch_names=[f"E{i}" for i in range(n_chans)], sfreq=64.0,
+                         classes=["a", "b"])
+
+
+def test_loso_never_trains_on_the_tested_subject():
+    ep = toy()
+    parts = loso_splits(ep.subject)
+    assert [p.subject for p in parts] == [1, 2, 3]
+    for p in parts:
+        assert set(ep.subject[p.test]) == {p.subject}
+        assert p.subject not in set(ep.subject[p.train])
+        assert len(p.train) + len(p.test) == len(ep) and not set(p.train) & set(p.test)
+    with pytest.raises(ValueError, match="needs >= 2 subjects"):
+        loso_splits(np.ones(5, int))
+
+
+def test_co_is_chronological_per_class_and_within_the_subject():
+    ep = toy()
+    sp = co_split(ep.y, ep.subject, 2)
+    assert set(ep.subject[sp.train]) == set(ep.subject[sp.test]) == {2}
+    for c in (0, 1):
+        train, test = sp.train[ep.y[sp.train] == c], sp.test[ep.y[sp.test] == c]
+        assert len(train) == 8 and len(test) == 2  # ceil(0.8 * 10)
+        assert train.max() < test.min()  # every test trial comes after every training trial
+
+
+def test_cv_folds_partition_each_subject_and_stay_stratified():
+    ep = toy()
+    folds = cv_splits(ep.y, ep.subject, 1, n_folds=5)
+    tests = np.concatenate([f.test for f in folds])
+    assert sorted(tests.tolist()) == np.flatnonzero(ep.subject == 1).tolist()  # each epoch tested once
+    for f in folds:
+        assert np.bincount(ep.y[f.test]).tolist() == [2, 2] and not set(f.train) & set(f.test)
+    shuffled = cv_splits(ep.y, ep.subject, 1, n_folds=5, shuffle=True, seed=3)
+    assert any(not np.array_equal(a.test, b.test) for a, b in zip(folds, shuffled))
+    assert len(splits("cv", ep.y, ep.subject)) == 15
+    with pytest.raises(ValueError, match="unknown evaluation setting"):
+        splits("holdout", ep.y, ep.subject)
+
+
+def test_data_module_loso_aligns_each_subject_with_its_own_reference():
+    ep = toy()
+    dm = EEGDataModule(epochs=ep, setting="loso", subject=3, val_fraction=0.2, batch_size=8)
+    assert (dm.n_chans, dm.n_outputs, dm.n_times, dm.sfreq) == (4, 2, 32, 64.0)
+    idx = dm.index
+    assert set(ep.subject[idx["test"]]) == {3} and 3 not in set(ep.subject[idx["train"]]) | set(ep.subject[idx["val"]])
+    assert not set(idx["train"]) & set(idx["val"])
+    X = dm._X.double().numpy()
+    for s in (1, 2, 3):  # the mean covariance of each subject's epochs is the identity after alignment
+        Xs = X[ep.subject == s]
+        assert np.allclose(np.einsum("nct,ndt->cd", Xs, Xs) / (Xs.shape[0] * Xs.shape[2]), np.eye(4), atol=1e-3)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["x"].shape == (8, 4, 32) and batch["x"].dtype == torch.float32 and batch["y"].dtype == torch.int64
+
+
+def test_within_subject_alignment_uses_training_epochs_only():
+    ep = toy(n_subjects=1, per_class=20)
+    late = (np.arange(len(ep)) % 20) >= 16  # the chronological test part: the last 4 of each class's 20
+    X = ep.X.copy()
+    X[late] *= 50.0  # ... is much louder
+    dm = EEGDataModule(epochs=eeg.EEGEpochs(X=X, y=ep.y, subject=ep.subject, ch_names=ep.ch_names, sfreq=64.0,
+                                            classes=ep.classes), setting="co", val_fraction=0.0)
+    train, _ = dm.split_tensors("train")
+    test, _ = dm.split_tensors("test")
+    assert abs(float(train.pow(2).mean()) - 1.0) < 0.2  # identity covariance on the reference (training) part
+    assert float(test.pow(2).mean()) > 100  # the test part did not enter the reference
+
+
+def test_shipped_samples_through_the_data_module():
+    dm = EEGDataModule("mne_sample")
+    assert (dm.n_chans, dm.n_outputs, dm.n_times, dm.sfreq) == (60, 2, 140, 200.0)
+    assert len(dm.index["train"]) + len(dm.index["val"]) + len(dm.index["test"]) == 28
+    sim = EEGDataModule("simulated_mi", setting="loso", subject=4)
+    assert dm.classes == ["auditory", "visual"] and sim.classes == ["left_hand", "right_hand"]
+    assert set(sim.epochs.subject[sim.index["test"]]) == {4}
+    rewindowed = EEGDataModule("mne_sample", tmin=0.0, tmax=0.5)
+    assert rewindowed.n_times == 100
+    with pytest.raises(ValueError, match="subject 7 is not in simulated_mi"):
+        EEGDataModule("simulated_mi", subject=7)
+    with pytest.raises(ValueError, match="unknown EEG dataset"):
+        EEGDataModule("bci2a")
+    with pytest.raises(ValueError, match="ships epochs only"):
+        EEGDataModule("simulated_mi", l_freq=8.0)
