@@ -69,6 +69,8 @@ READERS = {
     ".vhdr": "read_raw_brainvision",
 }
 ENV_CACHE = "SPANMIX_CACHE"
+#: Channel-name prefixes read as trigger (stim) channels in files without channel types (EDF, BDF, GDF).
+STIM_PREFIXES = ("STI", "TRIG", "STATUS", "EVENT")
 
 #: BNCI Horizon 2020, data set 001-2014 (BCI Competition IV 2a), the files MOABB's BNCI2014001 reads.
 BNCI2014001_URL = "http://bnci-horizon-2020.eu/database/data-sets/001-2014/A{subject:02d}{session}.mat"
@@ -185,6 +187,9 @@ def _suffix(path: Path) -> str:
 def read_raw(path: str | os.PathLike, preload: bool = True):
     """Read a continuous recording with mne: EDF, BDF, GDF, FIF or BrainVision (give the ``.vhdr``).
 
+    Channels named like triggers (:data:`STIM_PREFIXES`: ``STI 014``, ``TRIGGER``, ``Status``) become stim
+    channels, so events can come from them when the file has no annotations.
+
     Raises:
         ValueError: the file is missing, of another type, or not readable as that type.
     """
@@ -198,9 +203,15 @@ def read_raw(path: str | os.PathLike, preload: bool = True):
     if not path.is_file():
         raise ValueError(f"{path}: no such EEG file")
     try:
-        return getattr(mne.io, READERS[kind])(path, preload=preload, verbose="error")
+        raw = getattr(mne.io, READERS[kind])(path, preload=preload, verbose="error")
     except Exception as err:  # mne raises many types for corrupt files; one clear message here
         raise ValueError(f"{path.name} could not be read as {kind} EEG: {err}") from None
+    # EDF/BDF/GDF store no channel types: trigger channels by their usual names become stim channels
+    triggers = {c: "stim" for c in raw.ch_names if c.upper().startswith(STIM_PREFIXES)
+                and raw.get_channel_types([c])[0] != "stim"}
+    if triggers:
+        raw.set_channel_types(triggers, verbose="error")
+    return raw
 
 
 EventSpec = "dict[str, int | str | Sequence[int | str]] | Sequence[str] | None"
@@ -342,7 +353,8 @@ def epochs_from_raw(raw, *, tmin: float, tmax: float, event_id=None,
     y = np.array([code_to_label[int(c)] for c in codes])
     pos = _positions(raw.info, names)
     return EEGEpochs(X=X, y=y, subject=np.full(len(y), subject), ch_names=names, sfreq=rate,
-                     classes=tuple(classes or groups.keys()), tmin=tmin, ch_pos=pos)
+                     classes=tuple(classes or groups.keys()), tmin=tmin, ch_pos=pos,
+                     meta={"onset": (events[inside, 0] - raw.first_samp) / rate})
 
 
 def _positions(info, names: Sequence[str]) -> np.ndarray | None:

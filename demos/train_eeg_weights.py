@@ -111,7 +111,7 @@ def write_metrics_table() -> Path:
                     f"{100 * t['bal_acc']:.1f} | {t['kappa']:.3f} | {size / 1024:.0f} KiB | `{demo['command']}` |")
     text = ("# Shipped EEG weights\n\n"
             "Small DBConformer weights trained by our configs (seed 0) for the EEG tab of the demo hub, on the shipped "
-            "real MNE sample EEG (auditory vs visual; one subject, 28 epochs: its test split holds only 6 epochs, so "
+            "real MNE sample EEG (auditory vs visual; one subject, 28 epochs: its test split holds only 5 epochs, so "
             "read its score as a smoke test) and on the shipped SIMULATED motor-imagery set (4 subjects). Test scores "
             "are on the chronological 20 % of each subject and class, computed by loading the export with "
             "`load_pretrained` and Lightning's test loop. Regenerate with `python demos/train_eeg_weights.py`.\n\n"
