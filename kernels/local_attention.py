@@ -27,7 +27,7 @@ Reference (``local_attention_ref``): explicit softmax(QKᵀ·scale)V with the de
 half-precision inputs. O(L²) time and memory; for tests and debugging only.
 
 CUDA (``local_attention_triton`` in ``kernels/triton_local_attention.py``): float16/bfloat16/float32 CUDA
-tensors with head size <= 256 take FlashAttention-style Triton kernels that visit only the key blocks
+tensors with head size <= 128 take FlashAttention-style Triton kernels that visit only the key blocks
 inside each query block's window: O(L·w·d) time, O(L·d) memory, no mask tensor. Triton is imported only
 when such a tensor arrives; ``SPANMIX_DISABLE_TRITON=1`` keeps CUDA tensors on the blocked SDPA path.
 
@@ -258,7 +258,7 @@ def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=
         raise ValueError(f"block_size must be an int >= 1 or None, got {block_size!r}")
     if use_reference():
         return local_attention_ref(q, k, v, window, causal, key_padding_mask, scale)
-    if q.dtype in _TRITON_DTYPES and q.shape[-1] <= 256 and use_triton(q, k, v, key_padding_mask):
+    if q.dtype in _TRITON_DTYPES and q.shape[-1] <= 128 and use_triton(q, k, v, key_padding_mask):
         out = _triton_path(q, k, v, window, causal, key_padding_mask, scale)
         if out is not None:
             return out

@@ -16,8 +16,9 @@ atomics and the result is deterministic. Matmuls take bf16/fp16 inputs as they a
 accumulation); float32 inputs use full-precision fp32 dots unless ``torch.backends.cuda.matmul
 .allow_tf32`` is on, then TF32, as torch's own matmuls do.
 
-Block sizes (64 x 64 for d <= 64, 64 x 32 above) and warps are untuned guesses: no GPU was available
-when this was written; ``benchmarks/kernels.py`` is the place to tune them.
+Tile sizes, warps and pipeline stages (``_CONFIGS``) are the largest that compile without register
+spills for sm_90a (``python benchmarks/kernels.py --ptxas``, which needs no GPU); they are not tuned by
+timing: no GPU was available when this was written. Head sizes up to 128.
 """
 from __future__ import annotations
 
@@ -181,12 +182,15 @@ def _attn_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, KPM, L, H, W, HEAD_D, qk_sc
              mask=q_mask)
 
 
-def _config(head_d: int, blocks):
-    if blocks is not None:
-        bm, bn = blocks
-    else:
-        bm, bn = (64, 64) if head_d <= 64 else (64, 32)
-    return bm, bn, max(16, triton.next_power_of_2(head_d))
+# (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel, chosen from `python benchmarks/kernels.py --ptxas`
+# (sm_90a, d = 64 / 128): the largest tiles that compile without register spills. Untimed: no GPU yet.
+_CONFIGS = {
+    ("half", 64): dict(fwd=(128, 64, 8, 3), dkdv=(64, 64, 8, 3), dq=(64, 64, 8, 3)),
+    ("half", 128): dict(fwd=(64, 32, 8, 2), dkdv=(64, 32, 8, 2), dq=(64, 32, 8, 2)),
+    ("tf32", 128): dict(fwd=(64, 32, 4, 2), dkdv=(64, 32, 4, 2), dq=(64, 32, 4, 2)),  # d = 64 measured
+    ("ieee", 64): dict(fwd=(32, 32, 8, 2), dkdv=(16, 32, 8, 2), dq=(32, 32, 8, 2)),  # fp32 FMA dots
+    ("ieee", 128): dict(fwd=(16, 32, 8, 2), dkdv=(16, 32, 8, 2), dq=(16, 32, 8, 2)),  # not measured
+}
 
 
 def _dot_precision(dtype: torch.dtype):
@@ -195,39 +199,54 @@ def _dot_precision(dtype: torch.dtype):
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
 
 
+def _configs(head_d: int, prec, blocks) -> dict:
+    if blocks is not None:  # tests / tuning: one tile shape for all three kernels
+        return {k: (*blocks, 4, 2) for k in ("fwd", "dkdv", "dq")}
+    kind = "half" if prec is None else prec
+    size = 64 if head_d <= 64 and (kind, 64) in _CONFIGS else 128
+    return _CONFIGS[kind, size]
+
+
 class _TritonLocalAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, window, causal, kpm, scale, blocks):
         q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         B, H, L, d = q.shape
-        bm, bn, bd = _config(d, blocks)
+        bd = max(16, triton.next_power_of_2(d))
+        prec = _dot_precision(q.dtype)
+        cfg = _configs(d, prec, blocks)
         kpm8 = kpm.contiguous().view(torch.uint8) if kpm is not None else q  # q: never read
         o = torch.empty_like(q)
         lse = torch.empty(B * H, L, device=q.device, dtype=torch.float32)
-        prec = _dot_precision(q.dtype)
         w = min(window, L)  # a window past the sequence ends sees everything; keeps the int32 math small
+        bm, bn, warps, stages = cfg["fwd"]
         _attn_fwd_kernel[(triton.cdiv(L, bm), B * H)](
             q, k, v, o, lse, kpm8, L, H, w, d, scale * _LOG2E,
-            CAUSAL=causal, HAS_KPM=kpm is not None, DOT_PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd)
+            CAUSAL=causal, HAS_KPM=kpm is not None, DOT_PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd,
+            num_warps=warps, num_stages=stages)
         ctx.save_for_backward(q, k, v, o, lse, kpm8 if kpm is not None else None)
-        ctx.cfg = (w, causal, kpm is not None, scale, bm, bn, bd, prec)
+        ctx.cfg = (w, causal, kpm is not None, scale, bd, prec, cfg)
         return o
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, do):
         q, k, v, o, lse, kpm8 = ctx.saved_tensors
-        w, causal, has_kpm, scale, bm, bn, bd, prec = ctx.cfg
+        w, causal, has_kpm, scale, bd, prec, cfg = ctx.cfg
         B, H, L, d = q.shape
         do = do.contiguous()
         delta = (do.float() * o.float()).sum(-1).reshape(B * H, L)
         kpm8 = kpm8 if has_kpm else q
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-        common = dict(CAUSAL=causal, HAS_KPM=has_kpm, DOT_PREC=prec, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd)
+        flags = dict(CAUSAL=causal, HAS_KPM=has_kpm, DOT_PREC=prec, BLOCK_D=bd)
+        bm, bn, warps, stages = cfg["dkdv"]
         _attn_bwd_dkdv_kernel[(triton.cdiv(L, bn), B * H)](
-            q, k, v, do, lse, delta, dk, dv, kpm8, L, H, w, d, scale * _LOG2E, scale, **common)
+            q, k, v, do, lse, delta, dk, dv, kpm8, L, H, w, d, scale * _LOG2E, scale,
+            BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **flags)
+        bm, bn, warps, stages = cfg["dq"]
         _attn_bwd_dq_kernel[(triton.cdiv(L, bm), B * H)](
-            q, k, v, do, lse, delta, dq, kpm8, L, H, w, d, scale * _LOG2E, scale, **common)
+            q, k, v, do, lse, delta, dq, kpm8, L, H, w, d, scale * _LOG2E, scale,
+            BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages, **flags)
         return dq, dk, dv, None, None, None, None, None
 
 
@@ -235,8 +254,9 @@ def local_attention_triton(q, k, v, window: int, causal: bool = True, key_paddin
                            *, blocks: tuple[int, int] | None = None):
     """The Triton kernels; same arguments and result as ``local_attention_ref``.
 
-    Needs float16/bfloat16/float32 tensors on a CUDA device, or ``TRITON_INTERPRET=1`` set before triton
-    was first imported (then CPU tensors run in Triton's interpreter, slowly: tests only).
+    Needs float16/bfloat16/float32 tensors with head size <= 128 on a CUDA device, or
+    ``TRITON_INTERPRET=1`` set before triton was first imported (then CPU tensors run in Triton's
+    interpreter, slowly: tests only).
 
     Args (beyond the reference's):
         blocks: (BLOCK_M, BLOCK_N) query/key tile sizes, powers of two >= 16; default from the head size.
@@ -246,6 +266,8 @@ def local_attention_triton(q, k, v, window: int, causal: bool = True, key_paddin
     _check_inputs(q, k, v, window, key_padding_mask)
     if q.dtype not in (torch.float16, torch.bfloat16, torch.float32):
         raise ValueError(f"local_attention_triton: expected float16, bfloat16 or float32, got {q.dtype}")
+    if q.shape[-1] > 128:
+        raise ValueError(f"local_attention_triton: head size must be <= 128, got {q.shape[-1]}")
     if blocks is not None and any(b < 16 or b & (b - 1) for b in blocks):
         raise ValueError(f"local_attention_triton: blocks must be powers of two >= 16, got {blocks}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)

@@ -27,8 +27,10 @@ adjoint entering from the next chunk is carried in registers. With ``a_l h_{l-1}
     ddelta_l = ddt_l softplus'(delta_l + bias);  dbias = sum ddelta;  dD = sum gy u;  dz = gout y silu'(z)
 
 dB and dC sum over channels, so every program adds its (N, T) tile with ``tl.atomic_add`` into a
-float32 buffer (as the authors' CUDA kernel does); dA, dD and dbias are per-(batch, channel) partial
-sums added up over the batch afterwards. Everything is computed in float32: bf16/fp16 inputs are
+float32 buffer (as the authors' CUDA kernel does) — fast, but the order of the additions, hence the last
+bits, varies between runs; under ``torch.use_deterministic_algorithms(True)`` each channel block writes
+its own partial sums instead, (B, D / BLOCK_D, N, L) floats each, added up afterwards. dA, dD and dbias
+are per-(batch, channel) partial sums added up over the batch afterwards. Everything is computed in float32: bf16/fp16 inputs are
 cast on load; ``y`` comes back in u's dtype, ``h_last`` in float32, every gradient in its input's dtype.
 
 Not the authors' kernel: theirs is CUDA C++ with a block-wide scan over 2048-step chunks and a
@@ -36,8 +38,11 @@ register-resident reverse scan; this is a re-derivation in Triton, with chunks o
 Extra memory: the chunk-start states, B·D·N·L/T floats (N/T = 1/2 of a (B, D, L) float32 tensor at
 N = 16), plus float32 gradient buffers.
 
-Block sizes are untuned guesses (no GPU was available when this was written): ``BLOCK_D`` = 16
-(forward) / 8 (backward) at N = 16, T = 32, i.e. 8192 / 4096 elements per (BLOCK_D, N, T) tile.
+Launch configuration (``_launch_config``): ``BLOCK_D`` = 16 (forward) / 8 (backward) at N = 16, T = 32,
+i.e. 8192 / 4096 elements per (BLOCK_D, N, T) tile, halved while the grid has fewer programs than the
+GPU has SMs (B = 1, D = 1024 on 132 SMs: 4 for both); chosen so that they compile without register spills for
+sm_90a (``benchmarks/kernels.py --ptxas``), not tuned by timing: no GPU was available when this was
+written.
 """
 from __future__ import annotations
 
@@ -143,7 +148,7 @@ def _scan_bwd_kernel(U, DELTA, A, Bm, Cm, Dv, Z, BIAS, GOUT, GHLAST, HCH,
                      DU, DDELTA, DZ, DA, DB, DC, DD, DBIAS,
                      L, DIM, N, NCHUNK,
                      HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-                     SOFTPLUS: tl.constexpr, HAS_GH: tl.constexpr,
+                     SOFTPLUS: tl.constexpr, HAS_GH: tl.constexpr, ATOMIC: tl.constexpr,
                      BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, T: tl.constexpr):
     pid_d = tl.program_id(0)
     b = tl.program_id(1).to(tl.int64)
@@ -159,6 +164,10 @@ def _scan_bwd_kernel(U, DELTA, A, Bm, Cm, Dv, Z, BIAS, GOUT, GHLAST, HCH,
     col = (b * N + offs_n)[:, None] * L
     hrow = ((b * DIM + offs_d)[:, None] * NCHUNK) * N + offs_n[None, :]
     state = (b * DIM + offs_d)[:, None] * N + offs_n[None, :]  # (b, d, n) of a (B, D, N) tensor
+    if ATOMIC:
+        part = col  # dB, dC: (B, N, L), every channel block adds into it
+    else:
+        part = ((b * tl.num_programs(0) + pid_d) * N + offs_n)[:, None] * L  # (B, D blocks, N, L) partials
     first = (tl.arange(0, T) == 0)[None, None, :]
     if HAS_GH:
         g_next = tl.load(GHLAST + state, mask=mdn, other=0.0).to(tl.float32)  # dL/dh entering from the right
@@ -206,17 +215,40 @@ def _scan_bwd_kernel(U, DELTA, A, Bm, Cm, Dv, Z, BIAS, GOUT, GHLAST, HCH,
         dA += tl.sum(ga * dt[:, None, :], axis=2)
         dD += tl.sum(gy * u, axis=1)
         dbias += tl.sum(ddelta, axis=1)
-        tl.atomic_add(DC + col + offs_t[None, :], tl.sum(gy[:, None, :] * hs, axis=0), mask=mbc)
-        tl.atomic_add(DB + col + offs_t[None, :], tl.sum(g * dtu[:, None, :], axis=0), mask=mbc)
+        dC = tl.sum(gy[:, None, :] * hs, axis=0)
+        dB = tl.sum(g * dtu[:, None, :], axis=0)
+        if ATOMIC:
+            tl.atomic_add(DC + part + offs_t[None, :], dC, mask=mbc)
+            tl.atomic_add(DB + part + offs_t[None, :], dB, mask=mbc)
+        else:
+            tl.store(DC + part + offs_t[None, :], dC, mask=mbc)
+            tl.store(DB + part + offs_t[None, :], dB, mask=mbc)
     tl.store(DA + state, dA, mask=mdn)
     tl.store(DD + b * DIM + offs_d, dD, mask=md)
     tl.store(DBIAS + b * DIM + offs_d, dbias, mask=md)
 
 
-def _block_d(n_pad: int, chunk: int, tile: int, dim: int) -> int:
-    bd = max(1, tile // (n_pad * chunk))
-    bd = 1 << (bd.bit_length() - 1)  # a power of two
-    return max(1, min(bd, triton.next_power_of_2(dim)))
+def _programs_wanted(device: torch.device) -> int:
+    """At least one program per SM (each program is a sequential walk over L)."""
+    if device.type != "cuda":
+        return 1
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def _launch_config(bsz: int, dim: int, n_pad: int, chunk: int, tile: int, device, block_d) -> tuple[int, int]:
+    """(BLOCK_D, num_warps): the largest power of two with BLOCK_D * N * T <= tile, halved (down to 2)
+    while the grid has fewer programs than the GPU has SMs; 8 warps for tiles of >= 4096 elements,
+    else 4.
+    Every resulting (BLOCK_D, warps) at N = 16, T = 32 compiles without spills for sm_90a
+    (``benchmarks/kernels.py --ptxas``); none of this is tuned by timing yet."""
+    if block_d is None:
+        bd = max(1, tile // (n_pad * chunk))
+        bd = min(1 << (bd.bit_length() - 1), triton.next_power_of_2(dim))
+        while bd > 2 and bsz * triton.cdiv(dim, bd) < _programs_wanted(device):
+            bd //= 2
+    else:
+        bd = block_d
+    return bd, (8 if bd * n_pad * chunk >= 4096 else 4)
 
 
 class _TritonScan(torch.autograd.Function):
@@ -233,14 +265,14 @@ class _TritonScan(torch.autograd.Function):
         y = torch.empty_like(u_)
         h_last = torch.empty(bsz, dim, n, device=u.device, dtype=torch.float32)
         hch = torch.empty(bsz, dim, nchunk if store else 0, n, device=u.device, dtype=torch.float32)
-        bd = block_d_fwd or _block_d(n_pad, T, _FWD_TILE, dim)
+        bd, warps = _launch_config(bsz, dim, n_pad, T, _FWD_TILE, u.device, block_d_fwd)
         dummy = u_  # never read: the matching HAS_* flag is off
         _scan_fwd_kernel[(triton.cdiv(dim, bd), bsz)](
             u_, delta_, A_, B_, C_, D_ if D_ is not None else dummy, z_ if z_ is not None else dummy,
             bias_ if bias_ is not None else dummy, y, hch if store else dummy, h_last,
             length, dim, n, nchunk,
             HAS_D=D_ is not None, HAS_Z=z_ is not None, HAS_BIAS=bias_ is not None, SOFTPLUS=softplus,
-            STORE=store, BLOCK_D=bd, BLOCK_N=n_pad, T=T)
+            STORE=store, BLOCK_D=bd, BLOCK_N=n_pad, T=T, num_warps=warps)
         ctx.save_for_backward(*[x for x in inputs if x is not None], hch)
         ctx.present = [x is not None for x in inputs]
         ctx.dtypes = [x.dtype if x is not None else None for x in inputs]
@@ -264,18 +296,27 @@ class _TritonScan(torch.autograd.Function):
         du, ddelta = torch.empty(u.shape, **f32), torch.empty(u.shape, **f32)
         dz = torch.empty(u.shape, **f32) if z is not None else du
         dA = torch.empty(bsz, dim, n, **f32)
-        dB, dC = torch.zeros(bsz, n, length, **f32), torch.zeros(bsz, n, length, **f32)
+        bd, warps = _launch_config(bsz, dim, n_pad, T, _BWD_TILE, u.device, block_d_bwd)
+        nblk = triton.cdiv(dim, bd)
+        # atomics are faster but their order varies from run to run; under
+        # torch.use_deterministic_algorithms(True) every channel block writes its own partial sums
+        atomic = not torch.are_deterministic_algorithms_enabled()
+        if atomic:
+            dB, dC = torch.zeros(bsz, n, length, **f32), torch.zeros(bsz, n, length, **f32)
+        else:
+            dB, dC = torch.empty(bsz, nblk, n, length, **f32), torch.empty(bsz, nblk, n, length, **f32)
         dD, dbias = torch.empty(bsz, dim, **f32), torch.empty(bsz, dim, **f32)
-        bd = block_d_bwd or _block_d(n_pad, T, _BWD_TILE, dim)
         dummy = u
-        _scan_bwd_kernel[(triton.cdiv(dim, bd), bsz)](
+        _scan_bwd_kernel[(nblk, bsz)](
             u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
             bias if bias is not None else dummy, gout,
             g_last.contiguous() if g_last is not None else dummy, hch,
             du, ddelta, dz, dA, dB, dC, dD, dbias,
             length, dim, n, nchunk,
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=bias is not None, SOFTPLUS=softplus,
-            HAS_GH=g_last is not None, BLOCK_D=bd, BLOCK_N=n_pad, T=T)
+            HAS_GH=g_last is not None, ATOMIC=atomic, BLOCK_D=bd, BLOCK_N=n_pad, T=T, num_warps=warps)
+        if not atomic:
+            dB, dC = dB.sum(1), dC.sum(1)
         grads = [du, ddelta, dA.sum(0), dB, dC, dD.sum(0) if D is not None else None,
                  dz if z is not None else None, dbias.sum(0) if bias is not None else None]
         need = ctx.needs_input_grad

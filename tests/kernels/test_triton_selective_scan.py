@@ -131,6 +131,20 @@ def check_bf16_inputs_close_to_reference():
 
 
 @check
+def check_deterministic_mode_sums_partials_instead_of_atomics():
+    fn = _tss().selective_scan_triton
+    inputs = make_inputs(2, 6, 4, 40, seed=5)
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        check_against_ref(fn, inputs, True, tol=1e-4, chunk_size=16, block_d=(4, 2))  # 3 channel blocks
+        first, again = (run_with_grads(fn, inputs, True, chunk_size=16, block_d=(4, 2)) for _ in range(2))
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert all(torch.equal(first[2][k], again[2][k]) for k in first[2])
+
+
+@check
 def check_without_grad_and_gradient_of_one_input():
     fn = _tss().selective_scan_triton
     x = make_inputs(1, 3, 4, 25, seed=6)
