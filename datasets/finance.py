@@ -108,8 +108,8 @@ SNAPSHOTS: dict[str, SnapshotSpec] = {
 }
 
 
-def _snapshot_hint() -> str:
-    return ("use a shipped snapshot instead: " + "; ".join(
+def _snapshot_hint(capital: bool = False) -> str:
+    return (("Use" if capital else "use") + " a shipped snapshot instead: " + "; ".join(
         f"load_snapshot({s.name!r}) ({', '.join(s.tickers)}, {s.period})" for s in SNAPSHOTS.values())
         + " (data.source: snapshot:wiki in a config)")
 
@@ -282,7 +282,7 @@ def _fetch(tickers: list[str], start: pd.Timestamp, end: pd.Timestamp, interval:
         text = f"{type(err).__name__}: {err}"
         if any(w in text.lower() for w in _NETWORK_WORDS) or isinstance(err, OSError):
             raise NetworkUnavailable(f"cannot reach Yahoo Finance to download {tickers} ({text}); "
-                                     "nothing is cached for this request. " + _snapshot_hint()) from None
+                                     "nothing is cached for this request. " + _snapshot_hint(capital=True)) from None
         raise FinanceDataError(f"yfinance failed to download {tickers}: {text}") from None
     finally:
         logger.removeHandler(capture)
@@ -331,7 +331,7 @@ def download_prices(tickers, start, end, interval: str = "1d", *, cache_dir: str
             if any(w in said.lower() for w in _NETWORK_WORDS):
                 raise NetworkUnavailable(
                     f"cannot reach Yahoo Finance to download {missing} (yfinance: {said}); nothing is cached for "
-                    f"this request in {cache}. " + _snapshot_hint())
+                    f"this request in {cache}. " + _snapshot_hint(capital=True))
             raise FinanceDataError(
                 f"no {interval} prices for {missing} between {a:%Y-%m-%d} and {b:%Y-%m-%d}: an unknown (or "
                 "delisted) ticker, or a range without trading days. Check the symbol on finance.yahoo.com and "

@@ -26,6 +26,8 @@ if str(HERE) not in sys.path:  # the tab scripts live beside this file (demos/ i
 #: (tab title, module in demos/) -- one per app.
 TABS: list[tuple[str, str]] = [
     ("Forecast", "forecast_tab"),
+    ("Finance", "finance_tab"),
+    ("Genomics", "genomics_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860

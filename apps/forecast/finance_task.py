@@ -69,13 +69,17 @@ class FinanceTask(ForecastTask):
             "mape": MeanAbsolutePercentageError(), "rw_mape": MeanAbsolutePercentageError(),
         })
 
-    def to_units(self, pred: torch.Tensor) -> torch.Tensor:
-        """Normalised target -> data units (log return or price)."""
-        return pred * self.target_std + self.target_mean
+    def to_units(self, pred: torch.Tensor, mean: float | None = None, std: float | None = None) -> torch.Tensor:
+        """Normalised target -> data units (log return or price), with the training statistics of the task
+        (or ``mean``/``std`` of other data the weights are applied to)."""
+        mean = self.target_mean if mean is None else mean
+        std = self.target_std if std is None else std
+        return pred * std + mean
 
-    def returns_and_prices(self, pred: torch.Tensor, last_close: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def returns_and_prices(self, pred: torch.Tensor, last_close: torch.Tensor, mean: float | None = None,
+                           std: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised predictions ``(B, H, 1)`` -> ``(returns (B, H), prices (B, H))`` in data units."""
-        value = self.to_units(pred[..., 0].double())
+        value = self.to_units(pred[..., 0].double(), mean, std)
         p0 = last_close.double().unsqueeze(-1)
         if self.target_kind == "return":
             return value, p0 * torch.exp(torch.cumsum(value, dim=1))
