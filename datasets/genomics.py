@@ -27,6 +27,7 @@ Standard benchmarks (download on request; nothing is fetched at import, test or 
 
 Offline, both raise :class:`DatasetNotAvailable` saying where to put the files.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -39,26 +40,62 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "DatasetNotAvailable", "GENOMIC_BENCHMARKS", "NT_TASKS", "NT_URL", "SAMPLES_DIR", "WindowSampler",
-    "extract_intervals", "load_ecoli", "load_genomic_benchmark", "load_nt_task", "load_oct4_mafk",
-    "n_fraction", "read_bed", "read_fasta", "reverse_complement_str", "stratified_split",
+    "GENOMIC_BENCHMARKS",
+    "NT_TASKS",
+    "NT_URL",
+    "SAMPLES_DIR",
+    "DatasetNotAvailable",
+    "WindowSampler",
+    "extract_intervals",
+    "load_ecoli",
+    "load_genomic_benchmark",
+    "load_nt_task",
+    "load_oct4_mafk",
+    "n_fraction",
+    "read_bed",
+    "read_fasta",
+    "reverse_complement_str",
+    "stratified_split",
 ]
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 ECOLI_FILE = "ecoli_mg1655.fasta.gz"
 OCT4_FILE, MAFK_FILE = "oct4_peaks.fa.gz", "mafk_peaks.fa.gz"
 GENOMIC_BENCHMARKS = (
-    "demo_coding_vs_intergenomic_seqs", "demo_human_or_worm", "dummy_mouse_enhancers_ensembl",
-    "human_enhancers_cohn", "human_enhancers_ensembl", "human_ensembl_regulatory", "human_nontata_promoters",
-    "human_ocr_ensembl", "drosophila_enhancers_stark",
+    "demo_coding_vs_intergenomic_seqs",
+    "demo_human_or_worm",
+    "dummy_mouse_enhancers_ensembl",
+    "human_enhancers_cohn",
+    "human_enhancers_ensembl",
+    "human_ensembl_regulatory",
+    "human_nontata_promoters",
+    "human_ocr_ensembl",
+    "drosophila_enhancers_stark",
 )
 NT_TASKS = (
-    "H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac",
-    "enhancers", "enhancers_types", "promoter_all", "promoter_no_tata", "promoter_tata",
-    "splice_sites_acceptors", "splice_sites_all", "splice_sites_donors",
+    "H3",
+    "H3K14ac",
+    "H3K36me3",
+    "H3K4me1",
+    "H3K4me2",
+    "H3K4me3",
+    "H3K79me3",
+    "H3K9ac",
+    "H4",
+    "H4ac",
+    "enhancers",
+    "enhancers_types",
+    "promoter_all",
+    "promoter_no_tata",
+    "promoter_tata",
+    "splice_sites_acceptors",
+    "splice_sites_all",
+    "splice_sites_donors",
 )
-NT_URL = ("https://huggingface.co/datasets/InstaDeepAI/nucleotide_transformer_downstream_tasks/resolve/main/"
-          "{task}/{split}.fna")
+NT_URL = (
+    "https://huggingface.co/datasets/InstaDeepAI/nucleotide_transformer_downstream_tasks/resolve/main/"
+    "{task}/{split}.fna"
+)
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
@@ -112,11 +149,15 @@ def read_bed(path: str | os.PathLike) -> list[tuple[str, int, int, str, str]]:
                 continue
             cols = line.rstrip("\n").split("\t")
             if len(cols) < 3:
-                raise ValueError(f"{path}: line {lineno} has {len(cols)} column(s); BED needs chrom, start, end")
+                raise ValueError(
+                    f"{path}: line {lineno} has {len(cols)} column(s); BED needs chrom, start, end"
+                )
             try:
                 start, end = int(cols[1]), int(cols[2])
             except ValueError:
-                raise ValueError(f"{path}: line {lineno}: start/end must be integers, got {cols[1:3]}") from None
+                raise ValueError(
+                    f"{path}: line {lineno}: start/end must be integers, got {cols[1:3]}"
+                ) from None
             if not 0 <= start < end:
                 raise ValueError(f"{path}: line {lineno}: need 0 <= start < end, got {start}, {end}")
             strand = cols[5] if len(cols) > 5 and cols[5] in "+-" else "+"
@@ -136,7 +177,9 @@ def extract_intervals(genome: dict[str, str], intervals) -> list[str]:
         if chrom not in genome:
             raise ValueError(f"interval on {chrom!r}, which is not in the genome ({sorted(genome)[:5]} ...)")
         if end > len(genome[chrom]):
-            raise ValueError(f"interval {chrom}:{start}-{end} ends past {chrom}'s length {len(genome[chrom])}")
+            raise ValueError(
+                f"interval {chrom}:{start}-{end} ends past {chrom}'s length {len(genome[chrom])}"
+            )
         seq = genome[chrom][start:end]
         out.append(reverse_complement_str(seq) if rest and rest[-1] == "-" else seq)
     return out
@@ -156,9 +199,16 @@ class WindowSampler:
         length: window length. max_n_frac: N filter. seed: RNG seed.
     """
 
-    def __init__(self, genome: dict[str, str], length: int, *,
-                 regions: tuple[int, int] | dict[str, tuple[int, int]] | None = None,
-                 max_n_frac: float = 0.1, seed: int = 0, max_tries: int = 100):
+    def __init__(
+        self,
+        genome: dict[str, str],
+        length: int,
+        *,
+        regions: tuple[int, int] | dict[str, tuple[int, int]] | None = None,
+        max_n_frac: float = 0.1,
+        seed: int = 0,
+        max_tries: int = 100,
+    ):
         if length < 1:
             raise ValueError(f"WindowSampler: length must be >= 1, got {length}")
         self.records = []
@@ -179,10 +229,12 @@ class WindowSampler:
         for _ in range(self.max_tries):
             _, seq, lo, hi = self.records[rng.choice(len(self.records), p=self.p)]
             start = int(rng.integers(lo, hi - self.length + 1))
-            window = seq[start:start + self.length]
+            window = seq[start : start + self.length]
             if n_fraction(window) <= self.max_n_frac:
                 return window
-        raise ValueError(f"WindowSampler: no window with <= {self.max_n_frac:.0%} N in {self.max_tries} tries")
+        raise ValueError(
+            f"WindowSampler: no window with <= {self.max_n_frac:.0%} N in {self.max_tries} tries"
+        )
 
 
 def stratified_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
@@ -192,8 +244,8 @@ def stratified_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[s
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        a = int(round(fractions[0] * len(idx)))
-        b = a + int(round(fractions[1] * len(idx)))
+        a = round(fractions[0] * len(idx))
+        b = a + round(fractions[1] * len(idx))
         for key, part in zip(parts, (idx[:a], idx[a:b], idx[b:])):
             parts[key].append(part)
     return {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
@@ -203,8 +255,10 @@ def stratified_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[s
 def _sample(file: str) -> Path:
     path = SAMPLES_DIR / file
     if not path.is_file():
-        raise DatasetNotAvailable(f"the shipped sample {path} is missing; recreate it with "
-                                  "`python datasets/prepare_genomics_sample.py` (see datasets/samples/README.md)")
+        raise DatasetNotAvailable(
+            f"the shipped sample {path} is missing; recreate it with "
+            "`python datasets/prepare_genomics_sample.py` (see datasets/samples/README.md)"
+        )
     return path
 
 
@@ -225,8 +279,9 @@ def _gb_root(root: str | os.PathLike | None) -> Path:
     return Path(root or os.environ.get("SPANMIX_GENOMIC_BENCHMARKS", "~/.genomic_benchmarks")).expanduser()
 
 
-def load_genomic_benchmark(name: str, split: str = "train", root: str | os.PathLike | None = None,
-                           download: bool = False) -> tuple[list[str], np.ndarray, list[str]]:
+def load_genomic_benchmark(
+    name: str, split: str = "train", root: str | os.PathLike | None = None, download: bool = False
+) -> tuple[list[str], np.ndarray, list[str]]:
     """Sequences, integer labels and class names (sorted folder names) of a GenomicBenchmarks split."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -237,11 +292,14 @@ def load_genomic_benchmark(name: str, split: str = "train", root: str | os.PathL
                 f"GenomicBenchmarks {name!r} is not at {folder}. Offline: copy the official folder "
                 f"'{name}/{{train,test}}/<class>/*.txt' there (or set $SPANMIX_GENOMIC_BENCHMARKS); online: "
                 "pass download=True (needs `pip install genomic-benchmarks`). Known names: "
-                + ", ".join(GENOMIC_BENCHMARKS))
+                + ", ".join(GENOMIC_BENCHMARKS)
+            )
         try:
             from genomic_benchmarks.loc2seq import download_dataset
         except ImportError as e:
-            raise DatasetNotAvailable("download=True needs the authors' package: pip install genomic-benchmarks") from e
+            raise DatasetNotAvailable(
+                "download=True needs the authors' package: pip install genomic-benchmarks"
+            ) from e
         try:
             download_dataset(name, dest_path=_gb_root(root))
         except Exception as e:  # network errors of several kinds from gdown/requests
@@ -257,8 +315,13 @@ def load_genomic_benchmark(name: str, split: str = "train", root: str | os.PathL
     return seqs, np.array(labels, dtype=np.int64), classes
 
 
-def load_nt_task(task: str, split: str = "train", root: str | os.PathLike | None = None,
-                 download: bool = False, timeout: float = 60.0) -> tuple[list[str], np.ndarray]:
+def load_nt_task(
+    task: str,
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    timeout: float = 60.0,
+) -> tuple[list[str], np.ndarray]:
     """Sequences and labels of a Nucleotide Transformer downstream task (``<root>/<task>/<split>.fna``)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -267,9 +330,11 @@ def load_nt_task(task: str, split: str = "train", root: str | os.PathLike | None
     if not path.is_file():
         url = NT_URL.format(task=task, split=split)
         if not download:
-            raise DatasetNotAvailable(f"Nucleotide Transformer task {task!r} is not at {path}. Offline: put the "
-                                      f"released file there ({url}); online: pass download=True. "
-                                      "Known tasks: " + ", ".join(NT_TASKS))
+            raise DatasetNotAvailable(
+                f"Nucleotide Transformer task {task!r} is not at {path}. Offline: put the "
+                f"released file there ({url}); online: pass download=True. "
+                "Known tasks: " + ", ".join(NT_TASKS)
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
         try:
@@ -278,10 +343,12 @@ def load_nt_task(task: str, split: str = "train", root: str | os.PathLike | None
             os.replace(tmp, path)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             tmp.unlink(missing_ok=True)
-            raise DatasetNotAvailable(f"could not download {url}: {e}; fetch it elsewhere and put it at {path}") from e
+            raise DatasetNotAvailable(
+                f"could not download {url}: {e}; fetch it elsewhere and put it at {path}"
+            ) from e
     seqs, labels = [], []
     for header, seq in iter_fasta(path):
-        head, sep, label = header.rpartition("|")
+        _, sep, label = header.rpartition("|")
         if not sep or not label.strip().lstrip("-").isdigit():
             raise ValueError(f"{path}: header {header!r} does not end in '|<integer label>'")
         seqs.append(seq)

@@ -13,6 +13,7 @@ Writes (gzip, 80-column FASTA, no timestamp in the gzip header, so reruns are by
 
 Needs only the standard library.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,11 @@ def write(path: Path, records) -> None:
     for name, seq in records:
         buf.write(f">{name}\n")
         for i in range(0, len(seq), 80):
-            buf.write(seq[i:i + 80] + "\n")
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9,
-                                               filename="") as gz:
+            buf.write(seq[i : i + 80] + "\n")
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9, filename="") as gz,
+    ):
         gz.write(buf.getvalue().encode())
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
@@ -60,8 +63,10 @@ def main() -> None:
     with gzip.open(args.ecoli, "rt") as f:
         write(OUT / "ecoli_mg1655.fasta.gz", [(n, s.upper()) for n, s in parse(f.read())])
     with zipfile.ZipFile(args.janggu_wheel) as wheel:
-        for member, out in (("janggu/resources/sample.fa", "oct4_peaks.fa.gz"),
-                            ("janggu/resources/sample2.fa", "mafk_peaks.fa.gz")):
+        for member, out in (
+            ("janggu/resources/sample.fa", "oct4_peaks.fa.gz"),
+            ("janggu/resources/sample2.fa", "mafk_peaks.fa.gz"),
+        ):
             write(OUT / out, list(parse(wheel.read(member).decode())))
 
 

@@ -11,6 +11,7 @@ Bad input (other letters, empty text, too long, unreadable file) is shown as a m
 
     python demos/hub.py            # the hub, with this tab
 """
+
 from __future__ import annotations
 
 import html
@@ -27,8 +28,10 @@ MAX_UPLOAD_MB = 1
 MAX_CLASSIFY_LEN = 5000
 MAX_PROMPT_LEN = 2000
 MAX_NEW_TOKENS = 500
-EXAMPLE = ("CACAGCAGAGACACCAAACCACAGAATGGGACGGCAGAGGGCCCTAAAAAGCCCATTGTCATGCACTGGCTGAAAATGAAAGAAAACCTGCAGATTTA"
-           "CATAATCAGTCCACATGCATTATTCATGGCCTCCCTAGGCACACACAATGCGGGCTGGCCAGCCTTCCACCGAGCGGGAGGAGGAAGGTCCGAAGCGGCCAA")
+EXAMPLE = (
+    "CACAGCAGAGACACCAAACCACAGAATGGGACGGCAGAGGGCCCTAAAAAGCCCATTGTCATGCACTGGCTGAAAATGAAAGAAAACCTGCAGATTTA"
+    "CATAATCAGTCCACATGCATTATTCATGGCCTCCCTAGGCACACACAATGCGGGCTGGCCAGCCTTCCACCGAGCGGGAGGAGGAAGGTCCGAAGCGGCCAA"
+)
 BASE_COLOURS = {"A": "#2e7d32", "C": "#1565c0", "G": "#ef6c00", "T": "#c62828", "N": "#757575"}
 
 CSS = """
@@ -66,7 +69,9 @@ def parse_sequence(text: str | None, upload: str | None = None, max_len: int = M
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise ValueError("the file is not UTF-8 text; upload a FASTA (.fa/.fasta) or plain-text sequence") from None
+            raise ValueError(
+                "the file is not UTF-8 text; upload a FASTA (.fa/.fasta) or plain-text sequence"
+            ) from None
     lines, seen_header = [], False
     for line in (text or "").splitlines():
         line = line.strip()
@@ -108,7 +113,9 @@ def shaded_sequence(seq: str, weights: list[float], title: str) -> str:
     """HTML of ``seq`` with each base's background alpha = its weight (0..1)."""
     spans = "".join(
         f'<span title="{i}: {w:.2f}" style="background: rgba(255, 193, 7, {w:.2f}); color: '
-        f'{BASE_COLOURS.get(b, "#000")}">{b}</span>' for i, (b, w) in enumerate(zip(seq, weights)))
+        f'{BASE_COLOURS.get(b, "#000")}">{b}</span>'
+        for i, (b, w) in enumerate(zip(seq, weights))
+    )
     return f"<div><b>{html.escape(title)}</b></div><div class='genomics-seq'>{spans}</div>"
 
 
@@ -119,14 +126,23 @@ def on_classify(text: str | None, upload: str | None, weights_dir: Path = WEIGHT
     except (ValueError, OSError) as e:
         return {}, error_box(str(e))
     top = max(probs, key=probs.get)
-    note = (f"Predicted {top} ({probs[top]:.1%}). Trained on 200-bp mouse ChIP-seq peaks (Oct4 vs Mafk); other "
-            "sequences get a prediction, but it only means which of the two they resemble more.")
-    return probs, shaded_sequence(seq, saliency, f"Saliency (|gradient × input|, {len(seq)} bases)") + \
-        f"<p>{html.escape(note)}</p>"
+    note = (
+        f"Predicted {top} ({probs[top]:.1%}). Trained on 200-bp mouse ChIP-seq peaks (Oct4 vs Mafk); other "
+        "sequences get a prediction, but it only means which of the two they resemble more."
+    )
+    return probs, shaded_sequence(
+        seq, saliency, f"Saliency (|gradient × input|, {len(seq)} bases)"
+    ) + f"<p>{html.escape(note)}</p>"
 
 
-def on_generate(prompt: str | None, max_new_tokens: float, temperature: float, top_k: float, seed: float,
-                weights_dir: Path = WEIGHTS_DIR):
+def on_generate(
+    prompt: str | None,
+    max_new_tokens: float,
+    temperature: float,
+    top_k: float,
+    seed: float,
+    weights_dir: Path = WEIGHTS_DIR,
+):
     """Stream the continuation: yields HTML (prompt in grey, generated bases shaded by their probability)."""
     from spanmix.apps.genomics.generate import stream
 
@@ -149,12 +165,17 @@ def on_generate(prompt: str | None, max_new_tokens: float, temperature: float, t
 
 def _generated_html(prompt: str, bases: list[str], probs: list[float], done: bool) -> str:
     head = f"<span style='color:#999'>{html.escape(prompt[-200:])}</span>"
-    body = "".join(f'<span title="p={p:.2f}" style="background: rgba(33, 150, 243, {p:.2f}); color: '
-                   f'{BASE_COLOURS[b]}">{b}</span>' for b, p in zip(bases, probs))
+    body = "".join(
+        f'<span title="p={p:.2f}" style="background: rgba(33, 150, 243, {p:.2f}); color: '
+        f'{BASE_COLOURS[b]}">{b}</span>'
+        for b, p in zip(bases, probs)
+    )
     mean = sum(probs) / len(probs)
     status = "done" if done else "generating…"
-    return (f"<div><b>Continuation ({len(bases)} bases, {status}; mean probability of the sampled base "
-            f"{mean:.2f})</b></div><div class='genomics-seq' id='genomics-generated'>{head}{body}</div>")
+    return (
+        f"<div><b>Continuation ({len(bases)} bases, {status}; mean probability of the sampled base "
+        f"{mean:.2f})</b></div><div class='genomics-seq' id='genomics-generated'>{head}{body}</div>"
+    )
 
 
 def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
@@ -165,20 +186,30 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     gr.Markdown(
         "HyenaDNA (Nguyen et al., NeurIPS 2023): a long-convolution language model over single nucleotides. "
         "The tiny model here (2 layers, width 128) was pretrained on the *E. coli* MG1655 genome and fine-tuned "
-        "on Oct4 vs Mafk ChIP-seq peaks, on CPU. Letters A, C, G, T, N (any case); FASTA headers are ignored.")
+        "on Oct4 vs Mafk ChIP-seq peaks, on CPU. Letters A, C, G, T, N (any case); FASTA headers are ignored."
+    )
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Classify a sequence")
-            text = gr.Textbox(label="DNA sequence (or FASTA)", value=EXAMPLE, lines=5, elem_id="genomics-input")
-            upload = gr.File(label=f"…or upload .fa/.fasta/.txt (≤ {MAX_UPLOAD_MB} MB)",
-                             file_types=[".fa", ".fasta", ".txt", ".fna"], type="filepath")
+            text = gr.Textbox(
+                label="DNA sequence (or FASTA)", value=EXAMPLE, lines=5, elem_id="genomics-input"
+            )
+            upload = gr.File(
+                label=f"…or upload .fa/.fasta/.txt (≤ {MAX_UPLOAD_MB} MB)",
+                file_types=[".fa", ".fasta", ".txt", ".fna"],
+                type="filepath",
+            )
             classify_btn = gr.Button("Classify", variant="primary", interactive=CLASSIFIER_NAME in have)
             label = gr.Label(label="Class probabilities", num_top_classes=2, elem_id="genomics-label")
             saliency = gr.HTML(elem_id="genomics-saliency")
         with gr.Column():
             gr.Markdown("### Generate a continuation")
-            prompt = gr.Textbox(label="Prompt", value="ATGAAACGCATTAGCACCACCATTACCACCACCATCACCATTACC", lines=2,
-                                elem_id="genomics-prompt")
+            prompt = gr.Textbox(
+                label="Prompt",
+                value="ATGAAACGCATTAGCACCACCATTACCACCACCATCACCATTACC",
+                lines=2,
+                elem_id="genomics-prompt",
+            )
             with gr.Row():
                 n_new = gr.Slider(1, MAX_NEW_TOKENS, value=200, step=1, label="New bases")
                 temperature = gr.Slider(0.1, 2.0, value=0.8, step=0.05, label="Temperature")
@@ -188,7 +219,14 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
             generate_btn = gr.Button("Generate", variant="primary", interactive=LM_NAME in have)
             generated = gr.HTML(elem_id="genomics-generated-box")
     if len(have) < 2:
-        gr.Markdown(error_box(f"Shipped weights missing in {weights_dir}; run `python demos/train_genomics_weights.py`."))
+        gr.Markdown(
+            error_box(
+                f"Shipped weights missing in {weights_dir}; run `python demos/train_genomics_weights.py`."
+            )
+        )
     classify_btn.click(lambda t, u: on_classify(t, u, weights_dir), [text, upload], [label, saliency])
-    generate_btn.click(lambda p, n, t, k, s: (yield from on_generate(p, n, t, k, s, weights_dir)),
-                       [prompt, n_new, temperature, top_k, seed], [generated])
+    generate_btn.click(
+        lambda p, n, t, k, s: (yield from on_generate(p, n, t, k, s, weights_dir)),
+        [prompt, n_new, temperature, top_k, seed],
+        [generated],
+    )

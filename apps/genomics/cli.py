@@ -13,6 +13,7 @@ task and data module by class path (``model: class_path: spanmix.apps.genomics.t
 ``ClassificationDataModule``). ``generate`` loads an exported LM (or a ``PretrainTask`` checkpoint) and
 prints each base as it is produced, using the recurrent form of the model (``generate.stream``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,10 @@ __all__ = ["main"]
 
 
 def _generate(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="spanmix genomics generate",
-                                     description="Stream a DNA continuation from a pretrained HyenaDNA LM.")
+    parser = argparse.ArgumentParser(
+        prog="spanmix genomics generate",
+        description="Stream a DNA continuation from a pretrained HyenaDNA LM.",
+    )
     parser.add_argument("--weights", required=True, help="export directory (or .ckpt) of a PretrainTask")
     parser.add_argument("--prompt", required=True, help="DNA prompt (A/C/G/T/N, any case)")
     parser.add_argument("--max-new-tokens", type=int, default=100)
@@ -58,12 +61,17 @@ def main(args: Sequence[str] | None = None):
             raise SystemExit(code)
         return None
     from lightning.pytorch import LightningDataModule
-
     from spanmix.apps.harness.checkpoint import SpanmixModule
     from spanmix.apps.harness.cli import run_cli
 
-    return run_cli(SpanmixModule, LightningDataModule, args=args, app="genomics",
-                   subclass_mode_model=True, subclass_mode_data=True)
+    return run_cli(
+        SpanmixModule,
+        LightningDataModule,
+        args=args,
+        app="genomics",
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+    )
 
 
 if __name__ == "__main__":

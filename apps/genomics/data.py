@@ -18,17 +18,15 @@ windows tile their region without overlap at the final ``seq_len``. A batch is `
 left-padded with ``[PAD]``; ``rc_augment`` reverse-complements training sequences with probability 1/2
 (the published fine-tuning augmentation).
 """
-from __future__ import annotations
 
-import math
+from __future__ import annotations
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
-
 from spanmix.apps.genomics.tokenizer import CharTokenizer, reverse_complement
 from spanmix.datasets import genomics as gdata
+from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["ClassificationDataModule", "PretrainDataModule"]
 
@@ -41,7 +39,9 @@ def load_genome(name: str) -> dict[str, str]:
         return GENOMES[name]()
     if name.endswith((".fa", ".fasta", ".fna", ".gz")):
         return gdata.read_fasta(name)
-    raise ValueError(f"genome must be one of {sorted(GENOMES)} or a FASTA path (.fa/.fasta/.fna[.gz]), got {name!r}")
+    raise ValueError(
+        f"genome must be one of {sorted(GENOMES)} or a FASTA path (.fa/.fasta/.fna[.gz]), got {name!r}"
+    )
 
 
 class _RandomWindows(Dataset):
@@ -62,7 +62,7 @@ class _RandomWindows(Dataset):
 class _TiledWindows(Dataset):
     def __init__(self, genome, region_of, length: int, max_windows: int | None):
         self.items = []
-        for name, seq in genome.items():
+        for name in genome:
             lo, hi = region_of[name]
             for start in range(lo, hi - length, length):
                 self.items.append((name, start))
@@ -76,7 +76,7 @@ class _TiledWindows(Dataset):
 
     def __getitem__(self, i: int):
         name, start = self.items[i]
-        ids = torch.from_numpy(TOKENIZER.encode_array(self.genome[name][start:start + self.length + 1]))
+        ids = torch.from_numpy(TOKENIZER.encode_array(self.genome[name][start : start + self.length + 1]))
         return {"ids": ids[:-1], "target": ids[1:]}
 
 
@@ -92,14 +92,25 @@ class PretrainDataModule(LightningDataModule):
         max_n_frac: reject training windows with more N than this. seed, num_workers: as usual.
     """
 
-    def __init__(self, genome: str = "ecoli", seq_len: int = 1024, batch_size: int = 8,
-                 tokens_per_epoch: int = 1_048_576, val_frac: float = 0.05, test_frac: float = 0.05,
-                 max_eval_windows: int | None = 256, max_n_frac: float = 0.1, seed: int = 0,
-                 num_workers: int = 0):
+    def __init__(
+        self,
+        genome: str = "ecoli",
+        seq_len: int = 1024,
+        batch_size: int = 8,
+        tokens_per_epoch: int = 1_048_576,
+        val_frac: float = 0.05,
+        test_frac: float = 0.05,
+        max_eval_windows: int | None = 256,
+        max_n_frac: float = 0.1,
+        seed: int = 0,
+        num_workers: int = 0,
+    ):
         super().__init__()
         if seq_len < 2 or batch_size < 1 or tokens_per_epoch < seq_len:
-            raise ValueError(f"PretrainDataModule: need seq_len >= 2, batch_size >= 1, tokens_per_epoch >= "
-                             f"seq_len; got {seq_len}, {batch_size}, {tokens_per_epoch}")
+            raise ValueError(
+                f"PretrainDataModule: need seq_len >= 2, batch_size >= 1, tokens_per_epoch >= "
+                f"seq_len; got {seq_len}, {batch_size}, {tokens_per_epoch}"
+            )
         if not (0 < val_frac < 0.5 and 0 < test_frac < 0.5):
             raise ValueError(f"val_frac and test_frac must be in (0, 0.5), got {val_frac}, {test_frac}")
         self.save_hyperparameters()
@@ -129,10 +140,21 @@ class PretrainDataModule(LightningDataModule):
         self.setup()
         self.epoch_seed += 1
         n = max(self.stage_batch, self.hparams.tokens_per_epoch // self.stage_len)
-        ds = _RandomWindows(self.genome, self.regions("train"), self.stage_len, n, self.hparams.max_n_frac,
-                            seed=self.hparams.seed * 100003 + self.epoch_seed)
-        return DataLoader(ds, batch_size=self.stage_batch, shuffle=False, num_workers=self.hparams.num_workers,
-                          drop_last=True)
+        ds = _RandomWindows(
+            self.genome,
+            self.regions("train"),
+            self.stage_len,
+            n,
+            self.hparams.max_n_frac,
+            seed=self.hparams.seed * 100003 + self.epoch_seed,
+        )
+        return DataLoader(
+            ds,
+            batch_size=self.stage_batch,
+            shuffle=False,
+            num_workers=self.hparams.num_workers,
+            drop_last=True,
+        )
 
     def _eval(self, split: str) -> DataLoader:
         self.setup()
@@ -166,6 +188,7 @@ def _collate(max_len: int | None):
         seqs, labels = zip(*items)
         length = max(len(s) for s in seqs) if max_len is None else min(max_len, max(len(s) for s in seqs))
         return {"ids": TOKENIZER.batch_encode(seqs, length=length), "label": torch.tensor(labels)}
+
     return collate
 
 
@@ -179,9 +202,17 @@ class ClassificationDataModule(LightningDataModule):
         root: folder of the standard benchmarks (see ``spanmix.datasets.genomics``). download: fetch them.
     """
 
-    def __init__(self, dataset: str = "oct4_mafk", batch_size: int = 64, max_len: int | None = None,
-                 rc_augment: bool = True, seed: int = 0, root: str | None = None, download: bool = False,
-                 num_workers: int = 0):
+    def __init__(
+        self,
+        dataset: str = "oct4_mafk",
+        batch_size: int = 64,
+        max_len: int | None = None,
+        rc_augment: bool = True,
+        seed: int = 0,
+        root: str | None = None,
+        download: bool = False,
+        num_workers: int = 0,
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.dataset, self.batch_size = dataset, batch_size
@@ -203,9 +234,11 @@ class ClassificationDataModule(LightningDataModule):
                 train = gdata.load_nt_task(name, "train", hp.root, hp.download)
                 test = gdata.load_nt_task(name, "test", hp.root, hp.download)
             idx = gdata.stratified_split(train[1], fractions=(0.9, 0.1, 0.0), seed=hp.seed)
-            self.splits = {"train": ([train[0][i] for i in idx["train"]], train[1][idx["train"]]),
-                           "val": ([train[0][i] for i in idx["val"]], train[1][idx["val"]]),
-                           "test": test}
+            self.splits = {
+                "train": ([train[0][i] for i in idx["train"]], train[1][idx["train"]]),
+                "val": ([train[0][i] for i in idx["val"]], train[1][idx["val"]]),
+                "test": test,
+            }
         else:
             raise ValueError(f"dataset must be 'oct4_mafk', 'gb:<name>' or 'nt:<task>', got {hp.dataset!r}")
         return int(max(int(v[1].max()) for v in self.splits.values() if len(v[1])) + 1)
@@ -213,8 +246,13 @@ class ClassificationDataModule(LightningDataModule):
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         seqs, labels = self.splits[split]
         ds = _Labelled(seqs, labels, self.hparams.rc_augment and train, self.hparams.seed)
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=train, collate_fn=_collate(self.hparams.max_len),
-                          num_workers=self.hparams.num_workers)
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=train,
+            collate_fn=_collate(self.hparams.max_len),
+            num_workers=self.hparams.num_workers,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -11,12 +11,12 @@ T (special tokens and N are never emitted); ``temperature`` scales the logits, `
 most likely bases. ``stream_full_forward`` samples the same way with a full forward per token (the
 reference the tests compare with).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import torch
-
 from spanmix.apps.genomics.models.hyenadna import HyenaDNA
 from spanmix.apps.genomics.tokenizer import CharTokenizer, check_dna
 
@@ -51,8 +51,14 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, gen: to
 
 
 @torch.no_grad()
-def stream(lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, temperature: float = 1.0,
-           top_k: int | None = None, seed: int | None = None) -> Iterator[tuple[str, dict[str, float]]]:
+def stream(
+    lm: HyenaDNA,
+    prompt: str,
+    max_new_tokens: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+) -> Iterator[tuple[str, dict[str, float]]]:
     """Yield ``(base, {base: probability})`` for each generated base, using ``lm.step``."""
     ids = _check(prompt, max_new_tokens, temperature, top_k)
     gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
@@ -64,12 +70,18 @@ def stream(lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, temperature: fl
     for _ in range(max_new_tokens):
         choice, probs = _sample(logits[0], temperature, top_k, gen)
         yield ACGT[choice], dict(zip(ACGT, probs.tolist()))
-        logits, state = lm.step(ACGT_IDS[choice:choice + 1].to(device), state)
+        logits, state = lm.step(ACGT_IDS[choice : choice + 1].to(device), state)
 
 
 @torch.no_grad()
-def stream_full_forward(lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, temperature: float = 1.0,
-                        top_k: int | None = None, seed: int | None = None):
+def stream_full_forward(
+    lm: HyenaDNA,
+    prompt: str,
+    max_new_tokens: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+):
     """Same as ``stream`` but recomputing the whole context with ``lm(ids)`` for every base (reference)."""
     ids = _check(prompt, max_new_tokens, temperature, top_k)
     gen = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
@@ -82,7 +94,9 @@ def stream_full_forward(lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, te
         yield ACGT[choice], dict(zip(ACGT, probs.tolist()))
 
 
-def generate(lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, **kwargs) -> tuple[str, list[dict[str, float]]]:
+def generate(
+    lm: HyenaDNA, prompt: str, max_new_tokens: int = 100, **kwargs
+) -> tuple[str, list[dict[str, float]]]:
     """The generated continuation and the per-base probabilities of each step."""
     bases, probs = [], []
     for base, p in stream(lm, prompt, max_new_tokens, **kwargs):

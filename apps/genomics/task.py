@@ -18,6 +18,7 @@ Fine-tuning: ``pretrained`` is an export directory (``spanmix export`` / ``save_
 when ``fit`` starts (not in ``__init__``, so an exported classifier reloads without the file); the
 classifier's body options must match the pretrained model's (a clear error says which do not).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,27 +28,34 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
+from spanmix.apps.genomics.models import CONFIGS, DNACNN, HyenaDNA, HyenaDNAClassifier
+from spanmix.apps.harness.checkpoint import SpanmixModule
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassMatthewsCorrCoef
-
-from spanmix.apps.genomics.models import CONFIGS, DNACNN, HyenaDNA, HyenaDNAClassifier
-from spanmix.apps.harness.checkpoint import SpanmixModule
 
 __all__ = ["ClassifyTask", "PretrainTask", "load_pretrained_lm"]
 
 LN2 = math.log(2.0)
 
 
-def _optimizer(module: nn.Module, lr: float, weight_decay: float, warmup_steps: int, min_lr_ratio: float,
-               trainer) -> dict:
+def _optimizer(
+    module: nn.Module, lr: float, weight_decay: float, warmup_steps: int, min_lr_ratio: float, trainer
+) -> dict:
     decay, no_decay = [], []
     for name, p in module.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999))
-    total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else trainer.estimated_stepping_batches
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        betas=(0.9, 0.999),
+    )
+    total = (
+        trainer.max_steps
+        if trainer.max_steps and trainer.max_steps > 0
+        else trainer.estimated_stepping_batches
+    )
     total = max(int(total), warmup_steps + 1)
 
     def factor(step: int) -> float:
@@ -76,29 +84,41 @@ class PretrainTask(SpanmixModule):
     Batches: ``{"ids": (B, L), "target": (B, L)}``.
     """
 
-    def __init__(self, model: str | None = "tiny-1k", model_options: dict[str, Any] | None = None,
-                 lr: float = 6e-4, weight_decay: float = 0.1, warmup_steps: int = 100, min_lr_ratio: float = 0.1):
+    def __init__(
+        self,
+        model: str | None = "tiny-1k",
+        model_options: dict[str, Any] | None = None,
+        lr: float = 6e-4,
+        weight_decay: float = 0.1,
+        warmup_steps: int = 100,
+        min_lr_ratio: float = 0.1,
+    ):
         super().__init__()
         self.save_hyperparameters()
         _check(lr, "lr", 1e-12)
         _check(weight_decay, "weight_decay")
         options = dict(model_options or {})
         self.net = HyenaDNA.from_config(model, **options) if model else HyenaDNA(**options)
-        self.metrics = nn.ModuleDict({s: MulticlassAccuracy(self.net.vocab_size, average="micro")
-                                      for s in ("val", "test")})
+        self.metrics = nn.ModuleDict(
+            {s: MulticlassAccuracy(self.net.vocab_size, average="micro") for s in ("val", "test")}
+        )
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.net(ids)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if not isinstance(batch, dict) or "ids" not in batch or "target" not in batch:
-            raise ValueError("PretrainTask: a batch must be a dict with 'ids' and 'target' (B, L) LongTensors")
+            raise ValueError(
+                "PretrainTask: a batch must be a dict with 'ids' and 'target' (B, L) LongTensors"
+            )
         logits = self(batch["ids"])
         return F.cross_entropy(logits.flatten(0, 1).float(), batch["target"].flatten()), logits
 
     def training_step(self, batch, batch_idx):
         loss, _ = self._loss(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["ids"].shape[0])
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["ids"].shape[0]
+        )
         return loss
 
     def _evaluate(self, batch, stage: str):
@@ -137,8 +157,10 @@ def load_pretrained_lm(path: str | os.PathLike) -> HyenaDNA:
         module = PretrainTask(hp.get("model", "tiny-1k"), hp.get("model_options"))
         module.load_state_dict(ckpt["state_dict"])
     else:
-        raise ValueError(f"pretrained weights not found at {path!r}; expected an export directory "
-                         "(model.safetensors + config.json) or a Lightning .ckpt of a PretrainTask")
+        raise ValueError(
+            f"pretrained weights not found at {path!r}; expected an export directory "
+            "(model.safetensors + config.json) or a Lightning .ckpt of a PretrainTask"
+        )
     lm = getattr(module, "net", module)
     if not isinstance(lm, HyenaDNA):
         raise ValueError(f"{path}: holds a {type(lm).__name__}, not a HyenaDNA language model")
@@ -158,9 +180,17 @@ class ClassifyTask(SpanmixModule):
     Batches: ``{"ids": (B, L), "label": (B,)}``.
     """
 
-    def __init__(self, model: Literal["hyenadna", "cnn"] = "hyenadna", model_options: dict[str, Any] | None = None,
-                 n_classes: int = 2, pretrained: str | None = None, lr: float = 6e-4, weight_decay: float = 0.1,
-                 warmup_steps: int = 10, min_lr_ratio: float = 0.1):
+    def __init__(
+        self,
+        model: Literal["hyenadna", "cnn"] = "hyenadna",
+        model_options: dict[str, Any] | None = None,
+        n_classes: int = 2,
+        pretrained: str | None = None,
+        lr: float = 6e-4,
+        weight_decay: float = 0.1,
+        warmup_steps: int = 10,
+        min_lr_ratio: float = 0.1,
+    ):
         super().__init__()
         self.save_hyperparameters()
         _check(lr, "lr", 1e-12)
@@ -178,9 +208,18 @@ class ClassifyTask(SpanmixModule):
             self.net = DNACNN(n_classes, **options)
         else:
             raise ValueError(f"ClassifyTask: model must be 'hyenadna' or 'cnn', got {model!r}")
-        self.metrics = nn.ModuleDict({s: MetricCollection({
-            "accuracy": MulticlassAccuracy(n_classes, average="micro"),
-            "mcc": MulticlassMatthewsCorrCoef(n_classes)}, prefix=f"{s}/") for s in ("val", "test")})
+        self.metrics = nn.ModuleDict(
+            {
+                s: MetricCollection(
+                    {
+                        "accuracy": MulticlassAccuracy(n_classes, average="micro"),
+                        "mcc": MulticlassMatthewsCorrCoef(n_classes),
+                    },
+                    prefix=f"{s}/",
+                )
+                for s in ("val", "test")
+            }
+        )
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.pretrained and not getattr(self, "_loaded", False):
@@ -188,8 +227,10 @@ class ClassifyTask(SpanmixModule):
             mine = self.net.lm.config
             diff = {k: (mine[k], v) for k, v in lm.config.items() if mine.get(k) != v}
             if diff:
-                raise ValueError(f"pretrained model {self.hparams.pretrained} differs from model_options in "
-                                 f"{ {k: f'ours {a}, pretrained {b}' for k, (a, b) in diff.items()} }")
+                raise ValueError(
+                    f"pretrained model {self.hparams.pretrained} differs from model_options in "
+                    f"{ {k: f'ours {a}, pretrained {b}' for k, (a, b) in diff.items()} }"
+                )
             self.net.load_backbone(lm.state_dict())
             self._loaded = True
             rank_zero_info(f"ClassifyTask: body initialised from {self.hparams.pretrained}")
@@ -205,7 +246,9 @@ class ClassifyTask(SpanmixModule):
 
     def training_step(self, batch, batch_idx):
         loss, _ = self._step(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]))
+        self.log(
+            "train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["label"])
+        )
         return loss
 
     def _evaluate(self, batch, stage: str):

@@ -12,6 +12,7 @@ Vocabulary (12 ids, fixed order so checkpoints stay compatible): the seven speci
 and characters; its exact id order is not reproduced). Anything other than A/C/G/T/N in either
 case raises one ``ValueError`` naming the first bad position and character.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["BASES", "CharTokenizer", "SPECIAL_TOKENS", "check_dna", "reverse_complement"]
+__all__ = ["BASES", "SPECIAL_TOKENS", "CharTokenizer", "check_dna", "reverse_complement"]
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]")
 BASES = "ACGTN"
@@ -34,8 +35,10 @@ def check_dna(seq: str, where: str = "sequence") -> str:
     if upper.strip(BASES):  # fast path: only scan when something else is present
         for i, ch in enumerate(upper):
             if ch not in BASES:
-                raise ValueError(f"{where}: invalid character {seq[i]!r} at position {i} (0-based); "
-                                 "expected only A, C, G, T or N (lowercase soft-masked bases are accepted)")
+                raise ValueError(
+                    f"{where}: invalid character {seq[i]!r} at position {i} (0-based); "
+                    "expected only A, C, G, T or N (lowercase soft-masked bases are accepted)"
+                )
     return upper
 
 
@@ -112,7 +115,9 @@ class CharTokenizer:
                 out.append(token)
         return "".join(out)
 
-    def batch_encode(self, seqs: Sequence[str], length: int | None = None, pad_left: bool = True) -> torch.Tensor:
+    def batch_encode(
+        self, seqs: Sequence[str], length: int | None = None, pad_left: bool = True
+    ) -> torch.Tensor:
         """(B, length) LongTensor, padded with ``[PAD]`` (on the left by default, as the published
         classification loaders do) to ``length`` or the longest sequence."""
         rows = [self.encode_array(s) for s in seqs]
@@ -121,7 +126,7 @@ class CharTokenizer:
         for i, r in enumerate(rows):
             r = torch.from_numpy(r[-length:])
             if pad_left:
-                out[i, length - len(r):] = r
+                out[i, length - len(r) :] = r
             else:
-                out[i, :len(r)] = r
+                out[i, : len(r)] = r
         return out

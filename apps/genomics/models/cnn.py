@@ -6,12 +6,12 @@ pool (mean and max over positions) so any length works.
 
 Shapes: ``ids`` (B, L) long (``[PAD]`` = 4 is embedded as zeros) -> logits (B, n_classes).
 """
+
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from spanmix.apps.genomics.tokenizer import CharTokenizer
+from torch import nn
 
 __all__ = ["DNACNN"]
 
@@ -24,15 +24,25 @@ class DNACNN(nn.Module):
         kernel_size: conv taps. dropout: before the classifier.
     """
 
-    def __init__(self, n_classes: int = 2, emb_dim: int = 16, channels: tuple[int, ...] = (32, 64, 64),
-                 kernel_size: int = 9, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_classes: int = 2,
+        emb_dim: int = 16,
+        channels: tuple[int, ...] = (32, 64, 64),
+        kernel_size: int = 9,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         tok = CharTokenizer()
         self.embedding = nn.Embedding(tok.vocab_size, emb_dim, padding_idx=tok.pad_id)
         layers, width = [], emb_dim
         for c in channels:
-            layers += [nn.Conv1d(width, c, kernel_size, padding=kernel_size // 2), nn.BatchNorm1d(c), nn.ReLU(),
-                       nn.MaxPool1d(2, ceil_mode=True)]
+            layers += [
+                nn.Conv1d(width, c, kernel_size, padding=kernel_size // 2),
+                nn.BatchNorm1d(c),
+                nn.ReLU(),
+                nn.MaxPool1d(2, ceil_mode=True),
+            ]
             width = c
         self.convs = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * width, n_classes))

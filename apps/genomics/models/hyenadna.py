@@ -32,18 +32,24 @@ Departures from the official code (``HazyResearch/hyena-dna``, ``standalone_hyen
 ``mixer="full"`` (causal softmax attention with RoPE, ``heads`` heads) gives a same-size Transformer
 for the scaling comparison of the paper's Fig. 4.1.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
 
 import torch
-from torch import nn
-
 from spanmix.apps.genomics.tokenizer import CharTokenizer
 from spanmix.backbone import MixerStack
+from torch import nn
 
-__all__ = ["CONFIGS", "HyenaDNA", "HyenaDNAClassifier", "HyenaDNATokenClassifier", "PUBLISHED_PARAMS",
-           "count_parameters"]
+__all__ = [
+    "CONFIGS",
+    "PUBLISHED_PARAMS",
+    "HyenaDNA",
+    "HyenaDNAClassifier",
+    "HyenaDNATokenClassifier",
+    "count_parameters",
+]
 
 VOCAB_SIZE = CharTokenizer().vocab_size
 PAD_ID = CharTokenizer.pad_id
@@ -87,29 +93,58 @@ class HyenaDNA(nn.Module):
     Cost: the backbone's — O(L log L) per Hyena layer, O(L²) for ``full``.
     """
 
-    def __init__(self, d_model: int = 128, n_layer: int = 2, d_inner: int = 512, l_max: int = 1026, *,
-                 vocab_size: int = VOCAB_SIZE, order: int = 2, filter_order: int = 64, emb_dim: int = 5,
-                 short_filter: int = 3, dropout: float = 0.0, mixer: Literal["hyena", "full"] = "hyena",
-                 heads: int = 4, tie_embeddings: bool = True):
+    def __init__(
+        self,
+        d_model: int = 128,
+        n_layer: int = 2,
+        d_inner: int = 512,
+        l_max: int = 1026,
+        *,
+        vocab_size: int = VOCAB_SIZE,
+        order: int = 2,
+        filter_order: int = 64,
+        emb_dim: int = 5,
+        short_filter: int = 3,
+        dropout: float = 0.0,
+        mixer: Literal["hyena", "full"] = "hyena",
+        heads: int = 4,
+        tie_embeddings: bool = True,
+    ):
         super().__init__()
         if mixer not in ("hyena", "full"):
             raise ValueError(f"HyenaDNA: mixer must be 'hyena' or 'full', got {mixer!r}")
         self.d_model, self.l_max, self.vocab_size, self.mixer_name = d_model, l_max, vocab_size, mixer
         #: constructor arguments (a fine-tuning head rebuilds the same body from them)
-        self.config = {"d_model": d_model, "n_layer": n_layer, "d_inner": d_inner, "l_max": l_max,
-                       "vocab_size": vocab_size, "order": order, "filter_order": filter_order,
-                       "emb_dim": emb_dim, "short_filter": short_filter, "mixer": mixer, "heads": heads}
+        self.config = {
+            "d_model": d_model,
+            "n_layer": n_layer,
+            "d_inner": d_inner,
+            "l_max": l_max,
+            "vocab_size": vocab_size,
+            "order": order,
+            "filter_order": filter_order,
+            "emb_dim": emb_dim,
+            "short_filter": short_filter,
+            "mixer": mixer,
+            "heads": heads,
+        }
         self.embedding = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)  # as the official _init_weights; N(0, 1) with a tied
         # head would start at logits of std ~sqrt(d_model)
         self.drop = nn.Dropout(dropout)
         if mixer == "hyena":
-            options = {"order": order, "filter_order": filter_order, "emb_dim": emb_dim,
-                       "short_filter": short_filter, "max_len": l_max}
+            options = {
+                "order": order,
+                "filter_order": filter_order,
+                "emb_dim": emb_dim,
+                "short_filter": short_filter,
+                "max_len": l_max,
+            }
         else:
             options = {"heads": heads, "causal": True, "rope": True}
-        self.backbone = MixerStack(d_model, f"{mixer}*{n_layer}", mlp_ratio=d_inner / d_model,
-                                   dropout=dropout, **options)
+        self.backbone = MixerStack(
+            d_model, f"{mixer}*{n_layer}", mlp_ratio=d_inner / d_model, dropout=dropout, **options
+        )
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight
@@ -126,8 +161,10 @@ class HyenaDNA(nn.Module):
             got = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
             raise ValueError(f"HyenaDNA: ids must be a (batch, length) LongTensor of token ids, got {got}")
         if ids.numel() and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"HyenaDNA: token ids must be in 0..{self.vocab_size - 1}, got "
-                             f"{int(ids.min())}..{int(ids.max())}")
+            raise ValueError(
+                f"HyenaDNA: token ids must be in 0..{self.vocab_size - 1}, got "
+                f"{int(ids.min())}..{int(ids.max())}"
+            )
 
     def hidden(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Final-norm hidden states (B, L, d_model)."""
@@ -167,8 +204,10 @@ class _Headed(nn.Module):
         missing, unexpected = self.lm.load_state_dict(state, strict=False)
         missing = [k for k in missing if k != "lm_head.weight"]
         if missing or unexpected:
-            raise ValueError(f"pretrained weights do not fit this HyenaDNA: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]} (same d_model/n_layer/d_inner/l_max needed)")
+            raise ValueError(
+                f"pretrained weights do not fit this HyenaDNA: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]} (same d_model/n_layer/d_inner/l_max needed)"
+            )
 
 
 class HyenaDNAClassifier(_Headed):
@@ -183,8 +222,16 @@ class HyenaDNAClassifier(_Headed):
     Shapes: ``ids`` (B, L) long (``[PAD]`` = 4 marks padding) -> logits (B, n_classes).
     """
 
-    def __init__(self, n_classes: int = 2, pooling: Literal["mean", "last"] = "mean", d_model: int = 128,
-                 n_layer: int = 2, d_inner: int = 512, l_max: int = 1026, **options: Any):
+    def __init__(
+        self,
+        n_classes: int = 2,
+        pooling: Literal["mean", "last"] = "mean",
+        d_model: int = 128,
+        n_layer: int = 2,
+        d_inner: int = 512,
+        l_max: int = 1026,
+        **options: Any,
+    ):
         if pooling not in ("mean", "last"):
             raise ValueError(f"HyenaDNAClassifier: pooling must be 'mean' or 'last', got {pooling!r}")
         super().__init__(n_classes, d_model, n_layer, d_inner, l_max, **options)

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from spanmix.apps.genomics.generate import generate, stream, stream_full_forward
 from spanmix.apps.genomics.models import HyenaDNA
 
@@ -12,7 +11,7 @@ def lm():
 
 
 def test_step_generation_equals_full_forward(lm):
-    kw = dict(max_new_tokens=30, temperature=0.7, top_k=3, seed=5)
+    kw = {"max_new_tokens": 30, "temperature": 0.7, "top_k": 3, "seed": 5}
     fast = list(stream(lm, "ACGTTGCAacgt", **kw))
     slow = list(stream_full_forward(lm, "ACGTTGCAacgt", **kw))
     assert "".join(b for b, _ in fast) == "".join(b for b, _ in slow)
@@ -27,10 +26,15 @@ def test_greedy_top1_picks_argmax(lm):
     assert all(b == max(p, key=p.get) for b, p in zip(bases, probs))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"prompt": "ACGU"}, "position 3"), ({"prompt": ""}, "at least one base"),
-    ({"prompt": "ACGT", "temperature": 0.0}, "temperature"), ({"prompt": "ACGT", "top_k": 5}, "top_k"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"prompt": "ACGU"}, "position 3"),
+        ({"prompt": ""}, "at least one base"),
+        ({"prompt": "ACGT", "temperature": 0.0}, "temperature"),
+        ({"prompt": "ACGT", "top_k": 5}, "top_k"),
+    ],
+)
 def test_bad_input(lm, kwargs, match):
     with pytest.raises(ValueError, match=match):
         generate(lm, max_new_tokens=3, **kwargs)

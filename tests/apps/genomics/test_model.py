@@ -1,8 +1,13 @@
 import pytest
 import torch
-
-from spanmix.apps.genomics.models import CONFIGS, DNACNN, HyenaDNA, HyenaDNAClassifier, HyenaDNATokenClassifier
-from spanmix.apps.genomics.models import count_parameters
+from spanmix.apps.genomics.models import (
+    CONFIGS,
+    DNACNN,
+    HyenaDNA,
+    HyenaDNAClassifier,
+    HyenaDNATokenClassifier,
+    count_parameters,
+)
 from spanmix.apps.genomics.tokenizer import CharTokenizer
 
 TOK = CharTokenizer()
@@ -46,7 +51,13 @@ def test_tied_head_and_paper_options():
     lm = HyenaDNA.from_config("tiny-1k")
     assert lm.lm_head.weight is lm.embedding.weight
     mixer = lm.backbone.blocks[0].mixer
-    assert (mixer.order, mixer.filter_order, mixer.emb_dim, mixer.short_filter, mixer.max_len) == (2, 64, 5, 3, 1026)
+    assert (mixer.order, mixer.filter_order, mixer.emb_dim, mixer.short_filter, mixer.max_len) == (
+        2,
+        64,
+        5,
+        3,
+        1026,
+    )
     assert len(lm.backbone.blocks) == 2 and lm.backbone.blocks[0].ffn.fc1.out_features == 512
     # tying: the head adds no parameters
     untied = HyenaDNA.from_config("tiny-1k", tie_embeddings=False)
@@ -55,8 +66,12 @@ def test_tied_head_and_paper_options():
 
 def test_published_sizes():
     assert {k: (v["n_layer"], v["d_model"], v["d_inner"]) for k, v in CONFIGS.items()} == {
-        "tiny-1k": (2, 128, 512), "small-32k": (4, 256, 1024), "medium-160k": (8, 256, 1024),
-        "medium-450k": (8, 256, 1024), "large-1m": (8, 256, 1024)}
+        "tiny-1k": (2, 128, 512),
+        "small-32k": (4, 256, 1024),
+        "medium-160k": (8, 256, 1024),
+        "medium-450k": (8, 256, 1024),
+        "large-1m": (8, 256, 1024),
+    }
     with pytest.raises(ValueError, match="unknown HyenaDNA config"):
         HyenaDNA.from_config("huge")
 

@@ -1,7 +1,12 @@
 import pytest
 import torch
-
-from spanmix.apps.genomics.tokenizer import BASES, SPECIAL_TOKENS, CharTokenizer, check_dna, reverse_complement
+from spanmix.apps.genomics.tokenizer import (
+    BASES,
+    SPECIAL_TOKENS,
+    CharTokenizer,
+    check_dna,
+    reverse_complement,
+)
 
 
 def test_round_trip_and_soft_mask():
@@ -22,7 +27,9 @@ def test_special_tokens():
     assert tok.decode(ids, skip_special=False) == "[CLS]AC[SEP]"
 
 
-@pytest.mark.parametrize("seq, pos, ch", [("ACGX", 3, "X"), ("U", 0, "U"), ("AC GT", 2, " "), ("ACé", 2, "é")])
+@pytest.mark.parametrize(
+    "seq, pos, ch", [("ACGX", 3, "X"), ("U", 0, "U"), ("AC GT", 2, " "), ("ACé", 2, "é")]
+)
 def test_bad_character_names_position(seq, pos, ch):
     with pytest.raises(ValueError, match=rf"{ch!r} at position {pos}"):
         CharTokenizer().encode(seq)
