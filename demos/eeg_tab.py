@@ -114,6 +114,7 @@ class EEGSource:
     note: str
     available_events: list[str]
     available_channels: list[str]
+    aligned: bool = False  # X is already Euclidean-aligned (and in the model's units)
 
 
 def _clean(message: str, path: str | None) -> str:
@@ -153,11 +154,12 @@ def _shipped(dataset: str, model: ShippedModel, events: list[str] | None, channe
         raise DemoError(f"None of the chosen events {chosen} occur; this recording has {available}.")
     _check_channels(model, list(ep.ch_names), channels)
     ep = ep.pick(list(model.ch_names))
+    X = _align(ep.X, ep.subject, reference=~test) if model.align else ep.X  # as in training: train-split reference
     note = ("Shipped SIMULATED data (mne.simulation), 4 subjects; accuracy on each subject's chronological test 20 %."
             if ep.meta["simulated"] else "Shipped real EEG (MNE sample data); accuracy on the chronological test 20 %.")
-    return EEGSource(ep.X[keep], [names[i] for i in np.flatnonzero(keep)], [onsets[i] for i in np.flatnonzero(keep)],
-                     ep.y[keep], test[keep], ep.subject[keep], note, available, list(ep.meta.get("all_channels",
-                                                                                                    ep.ch_names)))
+    return EEGSource(X[keep], [names[i] for i in np.flatnonzero(keep)], [onsets[i] for i in np.flatnonzero(keep)],
+                     ep.y[keep], test[keep], ep.subject[keep], note, available, list(ep.ch_names),
+                     aligned=model.align)
 
 
 def _check_channels(model: ShippedModel, available: list[str], chosen: list[str] | None) -> None:
@@ -245,16 +247,20 @@ def load_source(source: str, model: ShippedModel, upload: str | None = None, eve
 
 
 # ------------------------------------------------------------------------------------------ prediction
-def _align(X: np.ndarray, subject: np.ndarray) -> np.ndarray:
-    from spanmix.datasets.eeg import euclidean_alignment
-
-    out = np.empty_like(X, dtype=np.float32)
+def _align(X: np.ndarray, subject: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Microvolts, Euclidean-aligned per subject with the reference matrix of the ``reference`` epochs
+    (default: all of that subject's epochs, unlabelled), as :class:`~spanmix.apps.eeg.data.EEGDataModule` does."""
+    out = np.empty(X.shape, dtype=np.float32)
     for s in np.unique(subject):
         m = subject == s
-        try:
-            out[m] = euclidean_alignment(X[m].astype(np.float64) * 1e6)
-        except ValueError as err:
-            raise DemoError(f"Cannot align the epochs: {err}") from None
+        ref = m & reference if reference is not None and (m & reference).any() else m
+        Xr = X[ref].astype(np.float64) * 1e6
+        R = np.einsum("nct,ndt->cd", Xr, Xr) / (Xr.shape[0] * Xr.shape[2])
+        w, V = np.linalg.eigh(R)
+        if w.min() <= 1e-10 * w.max():
+            raise DemoError("Cannot align the epochs: their mean covariance is singular (a flat or duplicated "
+                            "channel); remove it from the recording.")
+        out[m] = np.einsum("cd,ndt->nct", (V / np.sqrt(w)) @ V.T, X[m].astype(np.float64) * 1e6)
     return out
 
 
@@ -262,7 +268,10 @@ def _align(X: np.ndarray, subject: np.ndarray) -> np.ndarray:
 def predict_epochs(model: ShippedModel, src: EEGSource) -> dict[str, np.ndarray]:
     """``probs`` (N, K) and the channel-attention ``weights`` (N, C) of the shipped model on ``src``."""
     task = _load(str(model.path))
-    X = _align(src.X, src.subject) if model.align else (src.X * 1e6).astype(np.float32)
+    if src.aligned:
+        X = src.X.astype(np.float32)
+    else:
+        X = _align(src.X, src.subject) if model.align else (src.X * 1e6).astype(np.float32)
     probs, weights = [], []
     for i in range(0, len(X), 64):
         logits, extras = task(torch.as_tensor(X[i:i + 64]), return_features=True)
