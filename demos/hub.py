@@ -26,6 +26,7 @@ if str(HERE) not in sys.path:  # the tab scripts live beside this file (demos/ i
 #: (tab title, module in demos/) -- one per app.
 TABS: list[tuple[str, str]] = [
     ("Forecast", "forecast_tab"),
+    ("EEG", "eeg_tab"),
     ("Finance", "finance_tab"),
     ("Genomics", "genomics_tab"),
 ]
