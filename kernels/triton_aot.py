@@ -58,7 +58,8 @@ def resource_usage(compiled) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(compiled.asm["cubin"])
         f.flush()
-        out = subprocess.run([str(tool), "-res-usage", f.name], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([str(tool), "-res-usage", f.name], capture_output=True, text=True,
+                             check=True).stdout
     m = re.search(r"REG:(\d+)\s+STACK:(\d+)", out)
     if m is None:
         raise RuntimeError(f"cannot read the resource usage from cuobjdump: {out[-300:]!r}")

@@ -26,23 +26,28 @@ adjoint entering from the next chunk is carried in registers. With ``a_l h_{l-1}
     ddt_l = u_l sum_n g_l B_l + sum_n g_l a_l h_{l-1} A               dA = sum_{b,l} g_l a_l h_{l-1} dt_l
     ddelta_l = ddt_l softplus'(delta_l + bias);  dbias = sum ddelta;  dD = sum gy u;  dz = gout y silu'(z)
 
-dB and dC sum over channels, so every program adds its (N, T) tile with ``tl.atomic_add`` into a
-float32 buffer (as the authors' CUDA kernel does) — fast, but the order of the additions, hence the last
-bits, varies between runs; under ``torch.use_deterministic_algorithms(True)`` each channel block writes
-its own partial sums instead, (B, D / BLOCK_D, N, L) floats each, added up afterwards. dA, dD and dbias
-are per-(batch, channel) partial sums added up over the batch afterwards. Everything is computed in float32: bf16/fp16 inputs are
-cast on load; ``y`` comes back in u's dtype, ``h_last`` in float32, every gradient in its input's dtype.
+dB and dC sum over channels, so every program adds its (N, T) tile with ``tl.atomic_add`` into a float32
+buffer (as the authors' CUDA kernel does) — fast, but the order of the additions, hence the last bits,
+varies between runs; under ``torch.use_deterministic_algorithms(True)`` each channel block writes its own
+partial sums instead, (B, D / BLOCK_D, N, L) floats each, added up afterwards. dA, dD and dbias are
+per-(batch, channel) partial sums added up over the batch afterwards. Everything is computed in float32:
+bf16/fp16 inputs are cast on load; ``y`` comes back in u's dtype, ``h_last`` in float32, every gradient
+in its input's dtype.
 
 Not the authors' kernel: theirs is CUDA C++ with a block-wide scan over 2048-step chunks and a
-register-resident reverse scan; this is a re-derivation in Triton, with chunks of ``T`` (32) steps.
-Extra memory: the chunk-start states, B·D·N·L/T floats (N/T = 1/2 of a (B, D, L) float32 tensor at
-N = 16), plus float32 gradient buffers.
+register-resident reverse scan (over channels x chunks of time in parallel, states in a loop); this
+is a re-derivation in Triton (channels x states x chunk steps in one tile, chunks in a loop). What it
+shares with theirs: atomics for dB/dC and the identity a_l h_{l-1} = h_l - dt_l u_l B_l in the
+backward. Extra memory: the chunk-start states, B·D·N·L/T floats (N/T = 1/4 of a (B, D, L) float32
+tensor at N = 16, T = 64), plus float32 gradient buffers.
 
-Launch configuration (``_launch_config``): ``BLOCK_D`` = 16 (forward) / 8 (backward) at N = 16, T = 32,
-i.e. 8192 / 4096 elements per (BLOCK_D, N, T) tile, halved while the grid has fewer programs than the
-GPU has SMs (B = 1, D = 1024 on 132 SMs: 4 for both); chosen so that they compile without register spills for
-sm_90a (``benchmarks/kernels.py --ptxas``), not tuned by timing: no GPU was available when this was
-written.
+Launch configuration (``_chunk_for``, ``_launch_config``): T = 64 steps at N <= 16 (T·N = 1024 up to
+N = 64); ``BLOCK_D`` the largest power of two with BLOCK_D·N·T <= 8192 (forward) / 4096 (backward), i.e.
+8 / 4 at N = 16, halved while the grid has fewer programs than the GPU has SMs (B = 1, D = 1024 on 132
+SMs: 4 for both); 8 warps for forward tiles of 8192 and backward tiles of 4096 elements, else 4. Every
+configuration this produces for N in {16, 32, 64} compiles without register spills for sm_90a
+(``benchmarks/kernels.py --ptxas``, tests/kernels/test_triton_compile.py). None of it is tuned by
+timing: no GPU was available when this was written.
 """
 from __future__ import annotations
 
@@ -56,7 +61,6 @@ patch_interpreter()
 
 __all__ = ["selective_scan_triton"]
 
-CHUNK = 32  # time steps per chunk (and between the states stored for the backward)
 _FWD_TILE = 8192  # BLOCK_D * BLOCK_N * T elements per program, forward
 _BWD_TILE = 4096  # backward (more live tiles)
 
@@ -235,12 +239,15 @@ def _programs_wanted(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
+def _chunk_for(n_pad: int) -> int:
+    """Default chunk length T: 64 steps at N <= 16, N·T = 1024 above (16 at N = 64)."""
+    return max(16, min(64, 1024 // n_pad))
+
+
 def _launch_config(bsz: int, dim: int, n_pad: int, chunk: int, tile: int, device, block_d) -> tuple[int, int]:
-    """(BLOCK_D, num_warps): the largest power of two with BLOCK_D * N * T <= tile, halved (down to 2)
-    while the grid has fewer programs than the GPU has SMs; 8 warps for tiles of >= 4096 elements,
-    else 4.
-    Every resulting (BLOCK_D, warps) at N = 16, T = 32 compiles without spills for sm_90a
-    (``benchmarks/kernels.py --ptxas``); none of this is tuned by timing yet."""
+    """(BLOCK_D, num_warps): the largest power of two with BLOCK_D·N·T <= tile, halved (down to 2)
+    while the grid has fewer programs than the GPU has SMs; 8 warps for a full tile, else 4 (see the
+    module docstring for where these come from)."""
     if block_d is None:
         bd = max(1, tile // (n_pad * chunk))
         bd = min(1 << (bd.bit_length() - 1), triton.next_power_of_2(dim))
@@ -248,7 +255,7 @@ def _launch_config(bsz: int, dim: int, n_pad: int, chunk: int, tile: int, device
             bd //= 2
     else:
         bd = block_d
-    return bd, (8 if bd * n_pad * chunk >= 4096 else 4)
+    return bd, (8 if bd * n_pad * chunk >= tile else 4)
 
 
 class _TritonScan(torch.autograd.Function):
@@ -326,19 +333,22 @@ class _TritonScan(torch.autograd.Function):
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                          return_last_state=False, *, chunk_size: int = CHUNK, block_d: tuple | None = None):
+                          return_last_state=False, *, chunk_size: int | None = None,
+                          block_d: tuple | None = None):
     """The Triton kernels; same arguments and result as ``selective_scan_ref``.
 
     Needs tensors on a CUDA device, or ``TRITON_INTERPRET=1`` set before triton was first imported
     (then CPU tensors run in Triton's interpreter, slowly: tests only). float64 is computed in float32.
 
     Args (beyond the reference's):
-        chunk_size: T, time steps per chunk; a power of two (default 32).
+        chunk_size: T, time steps per chunk; a power of two (default ``_chunk_for(N)``: 64 at N <= 16).
         block_d: (forward, backward) channels per program, powers of two; default from the tile budget.
     """
     from spanmix.kernels.selective_scan import _check_inputs
 
     _check_inputs("selective_scan_triton", u, delta, A, B, C, D, z, delta_bias)
+    if chunk_size is None:
+        chunk_size = _chunk_for(max(2, triton.next_power_of_2(A.shape[1])))
     if chunk_size < 1 or chunk_size & (chunk_size - 1):
         raise ValueError(f"selective_scan_triton: chunk_size must be a power of two, got {chunk_size}")
     bd_f, bd_b = block_d if block_d is not None else (None, None)

@@ -18,9 +18,12 @@ import pytest
 pytest.importorskip("triton")
 
 if os.environ.get("TRITON_INTERPRET") == "1":  # the whole module builds real kernels
-    pytest.skip("TRITON_INTERPRET=1 is set: kernels would be built for the interpreter", allow_module_level=True)
+    pytest.skip("TRITON_INTERPRET=1 is set: kernels would be built for the interpreter",
+                allow_module_level=True)
 
-from spanmix.kernels.triton_aot import attention_signature, compile_for, resource_usage, scan_signature  # noqa: E402
+from spanmix.kernels.triton_aot import (  # noqa: E402
+    attention_signature, compile_for, resource_usage, scan_signature,
+)
 
 tss = importlib.import_module("spanmix.kernels.triton_selective_scan")
 tla = importlib.import_module("spanmix.kernels.triton_local_attention")
@@ -38,20 +41,24 @@ def _ptxas_present():
 
 def test_scan_launch_config_keeps_every_sm_busy(monkeypatch):
     monkeypatch.setattr(tss, "_programs_wanted", lambda device: H200_SMS)
-    fwd_1 = tss._launch_config(1, 1024, 16, 32, tss._FWD_TILE, None, None)
-    fwd_8 = tss._launch_config(8, 1024, 16, 32, tss._FWD_TILE, None, None)
-    assert fwd_8 == (16, 8)  # the full tile when the batch fills the GPU
-    assert fwd_1[0] < 16 and 1024 // fwd_1[0] >= H200_SMS  # smaller blocks for B = 1
-    assert tss._launch_config(1, 1024, 16, 32, tss._FWD_TILE, None, 4) == (4, 4)  # explicit BLOCK_D wins
+    fwd_1 = tss._launch_config(1, 1024, 16, 64, tss._FWD_TILE, None, None)
+    fwd_8 = tss._launch_config(8, 1024, 16, 64, tss._FWD_TILE, None, None)
+    assert fwd_8 == (8, 8)  # the full tile when the batch fills the GPU
+    assert fwd_1[0] < 8 and 1024 // fwd_1[0] >= H200_SMS  # smaller blocks for B = 1
+    assert tss._launch_config(1, 1024, 16, 64, tss._FWD_TILE, None, 2) == (2, 4)  # explicit BLOCK_D wins
+    assert [tss._chunk_for(n) for n in (2, 16, 32, 64, 128)] == [64, 64, 32, 16, 16]
 
 
-@pytest.mark.parametrize("batch, atomic", [(1, True), (8, True), (1, False)])
-def test_scan_kernels_compile_for_hopper_without_spills(monkeypatch, batch, atomic):
+@pytest.mark.parametrize("batch, dim, state, atomic",
+                         [(1, 1024, 16, True), (8, 1024, 16, True), (1, 1024, 16, False), (1, 256, 16, True),
+                          (2, 1024, 32, True), (2, 1024, 64, True)])
+def test_scan_kernels_compile_for_hopper_without_spills(monkeypatch, batch, dim, state, atomic):
     monkeypatch.setattr(tss, "_programs_wanted", lambda device: H200_SMS)
-    flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_N=16, T=tss.CHUNK)
+    T = tss._chunk_for(state)
+    flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_N=state, T=T)
     for fn, tile, extra in ((tss._scan_fwd_kernel, tss._FWD_TILE, dict(STORE=True)),
                             (tss._scan_bwd_kernel, tss._BWD_TILE, dict(HAS_GH=True, ATOMIC=atomic))):
-        bd, warps = tss._launch_config(batch, 1024, 16, tss.CHUNK, tile, None, None)
+        bd, warps = tss._launch_config(batch, dim, state, T, tile, None, None)
         r = resource_usage(compile_for(fn, scan_signature(fn, "fp32"), {**flags, **extra, "BLOCK_D": bd},
                                        num_warps=warps))
         assert r["stack"] == 0, (fn.__name__, bd, warps, r)

@@ -58,7 +58,8 @@ def run_both(q, k, v, window, causal, kpm, **kw):
     qr = [t.detach().double().requires_grad_() for t in (q, k, v)]
     out = _tla().local_attention_triton(*qs, window, causal, kpm, **kw)
     ref = local_attention_ref(*qr, window, causal, kpm, scale=kw.get("scale"))
-    gout = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(out.dtype)
+    g = torch.Generator().manual_seed(1)
+    gout = torch.randn(out.shape, generator=g, dtype=torch.float64).to(out.dtype)
     grads = torch.autograd.grad(out, qs, gout)
     grads_ref = torch.autograd.grad(ref, qr, gout.double())
     return out, ref, grads, grads_ref
@@ -70,7 +71,8 @@ def compare(out, ref, grads, grads_ref, tol_out, tol_grad):
     torch.testing.assert_close(out.double(), ref, rtol=tol_out, atol=tol_out, msg=lambda m: f"out: {m}")
     for name, ga, gr in zip("qkv", grads, grads_ref):
         assert torch.isfinite(ga).all(), name
-        torch.testing.assert_close(ga.double(), gr, rtol=tol_grad, atol=tol_grad, msg=lambda m: f"grad {name}: {m}")
+        torch.testing.assert_close(ga.double(), gr, rtol=tol_grad, atol=tol_grad,
+                                   msg=lambda m, name=name: f"grad {name}: {m}")
 
 
 # (B, H, L, d, window, causal, padded, (BLOCK_M, BLOCK_N)); L is never a multiple of the blocks.

@@ -99,6 +99,7 @@ CASES = {
     "D_and_z_no_bias": (2, 3, 5, 37, dict(bias=False), 16, (2, 2)),
     "N16_shorter_than_a_chunk": (1, 4, 16, 9, dict(D=False, z=False), 32, None),
     "N1_bias_only_exact_chunks": (1, 3, 1, 32, dict(D=False, z=False), 8, (2, 1)),
+    "default_chunk_and_blocks": (1, 4, 16, 70, {}, None, None),  # T = 64: a full and a ragged chunk
 }
 CHECKS = {}
 
