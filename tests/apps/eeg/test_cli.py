@@ -1,0 +1,63 @@
+"""``spanmix eeg``: every shipped config trains offline (one batch), and one tiny config end to end through
+fit, test with the best checkpoint, export and load_pretrained."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from spanmix.apps.cli import main as spanmix
+from spanmix.apps.eeg.cli import main as eeg_main
+
+CONFIGS = sorted((Path(__file__).resolve().parents[3] / "apps" / "eeg" / "configs").glob("*.yaml"))
+
+
+def test_there_is_a_config_per_model_and_shipped_dataset():
+    names = {p.stem for p in CONFIGS}
+    assert {f"{m}_{d}" for m in ("dbconformer", "eegnet", "eeg_conformer")
+            for d in ("simulated_mi", "mne_sample")} <= names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_config_trains_offline(config, tmp_path):
+    cli = eeg_main(["fit", "--config", str(config), "--trainer.fast_dev_run", "true",
+                    "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+                    "--trainer.logger", "false"])
+    assert cli.trainer.state.finished
+    dm = cli.datamodule
+    assert cli.model.net.n_chans == dm.n_chans and cli.model.net.n_outputs == dm.n_outputs
+
+
+@pytest.mark.slow
+def test_fit_test_export_round_trip(tmp_path):
+    config = {
+        "trainer": {"max_epochs": 3, "enable_progress_bar": False, "log_every_n_steps": 1},
+        "model": {"model": "dbconformer", "lr": 3e-3,
+                  "model_options": {"emb": 8, "heads": 2, "patch_size": 64, "kernel_size": 15}},
+        "data": {"dataset": "simulated_mi", "subjects": [1], "setting": "co", "batch_size": 16},
+    }
+    cfg = tmp_path / "tiny_sim.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    root = tmp_path / "run"
+    common = ["--config", str(cfg), "--trainer.default_root_dir", str(root)]
+    assert spanmix(["eeg", "fit", *common]) == 0
+    ckpts = sorted((root / "checkpoints").glob("*.ckpt"))
+    assert any(p.name == "last.ckpt" for p in ckpts) and any(p.name.startswith("best") for p in ckpts)
+    cli = eeg_main(["test", *common, "--ckpt_path", "best"])
+    metrics = cli.trainer.callback_metrics
+    assert {"test/acc", "test/bal_acc", "test/kappa"} <= set(metrics)
+    assert spanmix(["export", "--ckpt", str(root / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "export")]) == 0
+    from spanmix.apps.harness.export import load_pretrained
+
+    task = load_pretrained(tmp_path / "export").eval()
+    x, _ = cli.datamodule.split_tensors("test")
+    ckpt = torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
+    ref = type(task)(**hparams).eval()
+    ref.load_state_dict(ckpt["state_dict"])
+    with torch.no_grad():
+        assert torch.allclose(task(x), ref(x), atol=1e-6)
+    assert task.hparams.classes == ["left_hand", "right_hand"] and len(task.hparams.ch_names) == 13
