@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                         done[key] = run(config, target, seed, root)
                         Path(ns.resume).parent.mkdir(parents=True, exist_ok=True)
                         Path(ns.resume).write_text(json.dumps(done, indent=1))
-                    metrics, params, epochs, chosen, seconds = done[key]
+                    metrics, params, _, chosen, seconds = done[key]
                     total += seconds
                     runs.append(metrics)
                     print(f"{target} {config} seed {seed}: {metrics}", flush=True)

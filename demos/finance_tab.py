@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +140,11 @@ def prepare_data(m: ShippedModel, source: str, target: str, universe: str | None
 @torch.no_grad()
 def evaluate(task, dm) -> dict[str, Any]:
     """Next-day predictions over every test window, in data units, and the metrics beside the random walk."""
-    from torchmetrics.functional import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
+    from torchmetrics.functional import (
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_error,
+    )
     from torchmetrics.functional.classification import binary_accuracy
 
     r_hat, p_hat, p_true, last = [], [], [], []

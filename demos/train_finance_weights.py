@@ -37,7 +37,6 @@ def _command(name: str) -> list[str]:
 
 def train(name: str) -> Path:
     import lightning as L
-
     from spanmix.apps.forecast.finance_cli import main as finance_main
     from spanmix.apps.harness.checkpoint import find_best_checkpoint
     from spanmix.apps.harness.export import atomic_path, export_checkpoint, load_pretrained

@@ -10,18 +10,23 @@ The same ``ForecastTask`` models and harness as ``spanmix forecast``, with the f
 price metrics beside the random walk). It is its own entry because LightningCLI binds one data-module class
 per command and the finance module takes other options than ``ForecastDataModule``. Window lengths are
 linked into the model when the config is parsed; channel counts and the target's scale when the data is
-loaded. Runs go to ``runs/finance/<config stem>``.
+loaded. Runs go to ``runs/finance/<config stem>``; the data module prints the correlation matrix and
+``CorrelationPlot`` saves it as ``<run>/correlation.png``.
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
+from lightning.pytorch.callbacks import Callback
+
 from spanmix.apps.forecast.finance_data import FinanceDataModule
+from spanmix.apps.forecast.finance_select import plot_correlation
 from spanmix.apps.forecast.finance_task import FinanceTask
 from spanmix.apps.harness.cli import run_cli
 
-__all__ = ["LINKS", "main"]
+__all__ = ["LINKS", "CorrelationPlot", "main"]
 
 LINKS = (
     ("data.seq_len", "model.seq_len"),
@@ -36,9 +41,23 @@ LINKS = (
 )
 
 
+class CorrelationPlot(Callback):
+    """Save the training-window correlation matrix (selected tickers marked) as ``<run>/correlation.png``."""
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        dm = trainer.datamodule
+        if not isinstance(dm, FinanceDataModule) or trainer.global_rank != 0:
+            return
+        dm.setup(stage)
+        os.makedirs(trainer.default_root_dir, exist_ok=True)
+        path = os.path.join(trainer.default_root_dir, "correlation.png")
+        plot_correlation(dm.correlation, dm.target, dm.selected).savefig(path, dpi=100)
+
+
 def main(args: Sequence[str] | None = None):
     """Run ``spanmix finance <subcommand> ...``; ``args`` is the command line after ``finance``."""
-    return run_cli(FinanceTask, FinanceDataModule, args=args, app="finance", links=LINKS)
+    return run_cli(FinanceTask, FinanceDataModule, args=args, app="finance", links=LINKS,
+                   callbacks=(CorrelationPlot,))
 
 
 if __name__ == "__main__":

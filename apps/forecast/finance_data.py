@@ -36,10 +36,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-
 from spanmix.apps.forecast.data import ForecastDataModule, ForecastWindows, StandardScaler
-from spanmix.apps.forecast.finance_select import (correlation_matrix, format_correlation, log_returns,
-                                                  select_correlated)
+from spanmix.apps.forecast.finance_select import (
+    correlation_matrix,
+    format_correlation,
+    log_returns,
+    select_correlated,
+)
 from spanmix.apps.forecast.timefeatures import time_features
 from spanmix.datasets.finance import SNAPSHOTS, FinanceDataError, check_tidy, download_prices, load_snapshot
 

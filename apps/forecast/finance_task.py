@@ -20,10 +20,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
+from spanmix.apps.forecast.task import ForecastTask
 from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MetricCollection
 from torchmetrics.classification import BinaryAccuracy
-
-from spanmix.apps.forecast.task import ForecastTask
 
 __all__ = ["FinanceTask"]
 

@@ -9,10 +9,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
 from spanmix.datasets import finance
-from spanmix.datasets.finance import (COLUMNS, FinanceDataError, NetworkUnavailable, download_prices,
-                                      load_snapshot, tidy_from_yfinance)
+from spanmix.datasets.finance import (
+    COLUMNS,
+    FinanceDataError,
+    NetworkUnavailable,
+    download_prices,
+    load_snapshot,
+    tidy_from_yfinance,
+)
 
 yf = pytest.importorskip("yfinance")
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))
 
-import finance_tab as ft  # noqa: E402
+import finance_tab as ft
 
 
 def _open(page):

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
 
-import finance_tab as ft  # noqa: E402
+import finance_tab as ft
 
 WIKI = next(k for k, v in ft.sources().items() if v == "snapshot:wiki")
 GAFA = next(k for k, v in ft.sources().items() if v == "snapshot:gafa")
@@ -55,7 +55,7 @@ def test_other_snapshot_and_single_stock_are_zero_shot():
     ("AAPL", "AMZN, IBM", "snapshot wiki has no"),
 ])
 def test_bad_input_becomes_a_message(target, universe, match):
-    corr, fig, data, metrics = ft.run(WIKI, target, universe, "t2v_wiki_aapl_k2")
+    corr, fig, data, _ = ft.run(WIKI, target, universe, "t2v_wiki_aapl_k2")
     assert corr is None and fig is None and "spanmix-error" in data and match in data
 
 

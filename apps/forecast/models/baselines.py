@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from spanmix.apps.forecast.models import FORECAST_MODELS, ForecastModel
 from spanmix.apps.forecast.models.embed import check_positive_int
+from torch import nn
 
 __all__ = ["DLinear", "LSTMForecast", "MovingAverage", "NaiveForecast", "series_decomposition"]
 

@@ -26,13 +26,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from torch import nn
-
 from spanmix.apps.forecast.models import FORECAST_MODELS, ForecastModel
 from spanmix.apps.forecast.models.embed import check_positive_int
 from spanmix.backbone.positional import SinusoidalPositionalEncoding, Time2Vec
 from spanmix.backbone.registry import mixer_options as accepted_options
 from spanmix.backbone.stack import MixerStack, parse_schedule
+from torch import nn
 
 __all__ = ["ENCODINGS", "Time2VecTransformer"]
 

@@ -7,10 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from spanmix.apps.forecast.finance_data import FinanceDataModule, ticker_features
-from spanmix.apps.forecast.finance_select import (correlation_matrix, format_correlation, log_returns,
-                                                  plot_correlation, select_correlated)
+from spanmix.apps.forecast.finance_select import (
+    correlation_matrix,
+    format_correlation,
+    log_returns,
+    plot_correlation,
+    select_correlated,
+)
 from spanmix.apps.forecast.finance_task import FinanceTask
 from spanmix.apps.forecast.models import build_forecast_model, count_parameters
 from spanmix.datasets.finance import load_snapshot
@@ -70,7 +74,7 @@ def test_data_module_layout_splits_and_scaler(dm):
     assert len(dm.selected) == 2 and "AAPL" not in dm.selected
     assert dm.tickers == [*dm.selected, "AAPL"]
     assert dm.columns[-1] == "AAPL_ret" and dm.n_features == 12 and dm.n_targets == 1
-    train_end, test_start = dm.split_dates
+    train_end, _ = dm.split_dates
     assert dm.dates[dm.borders["train"][1] - 1] < train_end <= dm.dates[dm.borders["train"][1]]
     # the selection equals one made on training-window returns only
     corr = correlation_matrix(log_returns(dm.prices), until=train_end)
@@ -229,6 +233,7 @@ def test_cli_fits_offline_on_the_shipped_snapshot(tmp_path, monkeypatch, capsys)
     assert main(["finance", "fit", *common, "--trainer.max_epochs", "2"]) == 0
     assert "ranking:" in capsys.readouterr().out  # the correlation matrix was printed
     assert (tmp_path / "runs/finance/finance_t2v/checkpoints/last.ckpt").is_file()
+    assert (tmp_path / "runs/finance/finance_t2v/correlation.png").stat().st_size > 1000
     from spanmix.apps.forecast.finance_cli import main as finance_main
 
     cli = finance_main(["test", *common, "--ckpt_path", "best"])
