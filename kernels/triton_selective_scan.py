@@ -27,17 +27,17 @@ adjoint entering from the next chunk is carried in registers. With ``a_l h_{l-1}
     ddelta_l = ddt_l softplus'(delta_l + bias);  dbias = sum ddelta;  dD = sum gy u;  dz = gout y silu'(z)
 
 dB and dC sum over channels, so every program adds its (N, T) tile with ``tl.atomic_add`` into a float32
-buffer (as the authors' CUDA kernel does) — fast, but the order of the additions, hence the last bits,
+buffer — fast, but the order of the additions, hence the last bits,
 varies between runs; under ``torch.use_deterministic_algorithms(True)`` each channel block writes its own
 partial sums instead, (B, D / BLOCK_D, N, L) floats each, added up afterwards. dA, dD and dbias are
 per-(batch, channel) partial sums added up over the batch afterwards. Everything is computed in float32:
 bf16/fp16 inputs are cast on load; ``y`` comes back in u's dtype, ``h_last`` in float32, every gradient
 in its input's dtype.
 
-Not the authors' kernel: theirs is CUDA C++ with a block-wide scan over 2048-step chunks and a
-register-resident reverse scan (over channels x chunks of time in parallel, states in a loop); this
-is a re-derivation in Triton (channels x states x chunk steps in one tile, chunks in a loop). What it
-shares with theirs: atomics for dB/dC and the identity a_l h_{l-1} = h_l - dt_l u_l B_l in the
+Not the authors' kernel: theirs is CUDA C++, one thread block per channel, the 2048 steps of a chunk
+spread over the threads of a block-wide scan, states and chunks in loops; this is a re-derivation in
+Triton (a block of channels x all states x the T steps of a chunk in one tile, chunks in a loop). What
+it shares with theirs: atomics for dB/dC and the identity a_l h_{l-1} = h_l - dt_l u_l B_l in the
 backward. Extra memory: the chunk-start states, B·D·N·L/T floats (N/T = 1/4 of a (B, D, L) float32
 tensor at N = 16, T = 64), plus float32 gradient buffers.
 
@@ -284,6 +284,7 @@ class _TritonScan(torch.autograd.Function):
         ctx.present = [x is not None for x in inputs]
         ctx.dtypes = [x.dtype if x is not None else None for x in inputs]
         ctx.cfg = (softplus, T, block_d_bwd)
+        ctx.set_materialize_grads(False)  # an unused h_last then comes back as None, not as zeros
         return y, h_last
 
     @staticmethod

@@ -162,6 +162,20 @@ def check_without_grad_and_gradient_of_one_input():
 
 
 @check
+def check_gradient_through_the_last_state_only():
+    fn = _tss().selective_scan_triton
+    x = make_inputs(1, 3, 4, 30, seed=7)
+    grads = []
+    for f in (fn, selective_scan_ref):
+        leaves = {k: v.clone().requires_grad_() for k, v in x.items()}
+        _, h = f(**leaves, delta_softplus=True, return_last_state=True)
+        g = torch.autograd.grad(h.square().sum(), [leaves[k] for k in NAMES], allow_unused=True)
+        grads.append([t if t is not None else torch.zeros_like(x[k]) for k, t in zip(NAMES, g)])  # C, D, z
+    for k, g, g_ref in zip(NAMES, *grads):
+        assert_close_scaled(g, g_ref, 1e-4, f"grad of {k} through h_last")
+
+
+@check
 def check_bad_input_raises_one_clear_error():
     fn = _tss().selective_scan_triton
     x = make_inputs(1, 2, 3, 10)
