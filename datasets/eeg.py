@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import os
 import urllib.error
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,10 +37,10 @@ __all__ = [
     "BNCI2014001_CLASSES",
     "BNCI2014001_URL",
     "EEGBCI_CLASSES",
-    "EEGDataNotAvailable",
-    "EEGEpochs",
     "READERS",
     "SAMPLES",
+    "EEGDataNotAvailable",
+    "EEGEpochs",
     "cache_dir",
     "epochs_from_raw",
     "euclidean_alignment",
@@ -139,7 +140,10 @@ class EEGEpochs:
 
     def subset(self, index) -> EEGEpochs:
         """The epochs at ``index`` (a boolean mask or integer indices), same channels and classes."""
-        return replace(self, X=self.X[index], y=self.y[index], subject=self.subject[index])
+        meta = dict(self.meta)
+        if "onset" in meta:
+            meta["onset"] = np.asarray(meta["onset"])[index]
+        return replace(self, X=self.X[index], y=self.y[index], subject=self.subject[index], meta=meta)
 
     def pick(self, channels: Sequence[str]) -> EEGEpochs:
         """Only ``channels``, in that order; a missing channel is a ValueError listing the available ones."""
@@ -167,8 +171,9 @@ class EEGEpochs:
             if (p.ch_names, p.sfreq, p.n_times, p.classes) != (first.ch_names, first.sfreq, first.n_times,
                                                                  first.classes):
                 raise ValueError("EEGEpochs.concatenate: parts differ in channels, rate, length or classes")
+        meta = {k: v for k, v in first.meta.items() if k != "onset"}  # onsets are per recording
         return replace(first, X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
-                       subject=np.concatenate([p.subject for p in parts]))
+                       subject=np.concatenate([p.subject for p in parts]), meta=meta)
 
 
 def _channel_index(available: Sequence[str], wanted: Sequence[str]) -> list[int]:

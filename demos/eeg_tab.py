@@ -25,7 +25,6 @@ import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +36,7 @@ SIMULATED = "Motor imagery — SIMULATED with mne.simulation, left vs right hand
 UPLOAD = "Upload an EDF or FIF recording"
 SOURCES = [REAL, SIMULATED, UPLOAD]
 SOURCE_MODEL = {REAL: "dbconformer_mne_sample", SIMULATED: "dbconformer_simulated_mi"}
-MAX_UPLOAD_MB = 50
+MAX_UPLOAD_MB = 20  # the hub's upload cap (forecast_tab.MAX_UPLOAD_MB)
 UPLOAD_TYPES = [".edf", ".fif", ".bdf"]
 
 log = logging.getLogger(__name__)

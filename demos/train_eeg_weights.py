@@ -48,7 +48,6 @@ def _command(name: str) -> list[str]:
 
 def train(name: str) -> Path:
     import lightning as L
-
     from spanmix.apps.eeg.data import EEGDataModule
     from spanmix.apps.harness.checkpoint import find_best_checkpoint
     from spanmix.apps.harness.export import atomic_path, export_checkpoint, load_pretrained

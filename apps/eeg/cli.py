@@ -7,8 +7,9 @@
 
 The data module's shape (``n_chans``, ``n_outputs``, ``n_times``, ``sfreq``) and its class and channel
 names are copied into the task when the classes are instantiated; set the data on ``data`` only. Runs go
-to ``runs/eeg/<config stem>``. The full per-subject CO / CV / LOSO protocol over seeds is
-``python -m spanmix.apps.eeg.evaluation_cli`` (see :mod:`spanmix.apps.eeg.evaluation`).
+to ``runs/eeg/<config stem>``. The full per-subject CO / CV / LOSO protocol over seeds (every split trained
+from scratch, the last epoch scored) is :func:`spanmix.apps.eeg.evaluation.run_evaluation`, which
+``benchmarks/eeg.py`` runs for the three models.
 """
 from __future__ import annotations
 

@@ -27,10 +27,9 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-
 from spanmix.apps.eeg.evaluation import SETTINGS, cv_splits, splits
 from spanmix.datasets import eeg
+from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["DATASETS", "EEGDataModule", "EpochDataset"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,7 +177,6 @@ def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | N
     """
     import lightning as L
     import torch
-
     from spanmix.apps.eeg.data import EEGDataModule
     from spanmix.apps.eeg.models import count_parameters
     from spanmix.apps.eeg.task import EEGTask
@@ -226,6 +225,3 @@ def format_report(report: Report) -> str:
     lines.append(f"| **overall** | **{cell(o['acc'])}** | **{cell(o['bal_acc'])}** | **{cell(o['kappa'])}** |")
     return "\n".join(lines)
 
-
-def iter_rows(report: Report) -> Iterator[dict[str, Any]]:
-    yield from report.rows

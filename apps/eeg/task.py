@@ -20,12 +20,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from spanmix.apps.eeg.models import EEG_MODELS
+from spanmix.apps.harness.checkpoint import SpanmixModule
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassCohenKappa
-
-from spanmix.apps.eeg.models import EEG_MODELS
-from spanmix.apps.harness.checkpoint import SpanmixModule
 
 __all__ = ["EEGTask"]
 

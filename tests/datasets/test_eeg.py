@@ -9,7 +9,6 @@ import mne
 import numpy as np
 import pytest
 from scipy.io import savemat
-
 from spanmix.datasets import eeg
 
 SF = 100.0

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))
 
-import eeg_tab as et  # noqa: E402
+import eeg_tab as et
 
 
 @pytest.mark.slow

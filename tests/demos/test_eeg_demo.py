@@ -10,9 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))
 
-import eeg_tab as et  # noqa: E402
-
-from spanmix.datasets import eeg  # noqa: E402
+import eeg_tab as et
+from spanmix.datasets import eeg
 
 REAL_MODEL = "dbconformer_mne_sample"
 
@@ -53,7 +52,7 @@ def test_the_shipped_recording_is_decoded_per_epoch_with_a_topomap(real_model):
 def test_the_simulated_set_is_labelled_and_reproduces_the_recorded_accuracy():
     model = et._find_model("dbconformer_simulated_mi")
     assert model.simulated
-    table, fig, summary = et.run(et.SIMULATED, None, model.label)
+    table, _, summary = et.run(et.SIMULATED, None, model.label)
     assert len(table) == 240 and set(table["subject"]) == {1, 2, 3, 4} and "SIMULATED" in summary
     assert f"**Accuracy {100 * model.test_metrics['acc']:.1f} %** on 48 scored epochs" in summary
 
@@ -78,7 +77,7 @@ def test_an_uploaded_edf_with_a_stim_channel_works(real_model, tmp_path):
     raw.set_annotations(None)
     path = tmp_path / "stim.edf"
     mne.export.export_raw(path, raw, fmt="edf", verbose="error")
-    table, fig, summary = et.run(et.UPLOAD, str(path), real_model.label)
+    table, _, summary = et.run(et.UPLOAD, str(path), real_model.label)
     assert table is not None and len(table) > 20, summary
     assert "no accuracy" in summary  # stim codes 1-4 name no class
 

@@ -17,9 +17,8 @@ import numbers
 from typing import Any
 
 import torch
-from torch import nn
-
 from spanmix.backbone.registry import Registry
+from torch import nn
 
 __all__ = ["EEG_MODELS", "EEGModel", "build_eeg_model", "count_parameters", "list_eeg_models"]
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import torch
 from einops import rearrange
-from torch import nn
-
 from spanmix.apps.eeg.models import EEG_MODELS, EEGModel, _check_int
 from spanmix.backbone import MixerStack
+from torch import nn
 
 __all__ = ["EEGConformer"]
 

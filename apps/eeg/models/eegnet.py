@@ -6,10 +6,9 @@ EEG-based brain-computer interfaces", J. Neural Eng. 15 (2018) 056013, Sec. 2.2 
 from __future__ import annotations
 
 import torch
+from spanmix.apps.eeg.models import EEG_MODELS, EEGModel, _check_int
 from torch import nn
 from torch.nn.utils.parametrize import register_parametrization
-
-from spanmix.apps.eeg.models import EEG_MODELS, EEGModel, _check_int
 
 __all__ = ["EEGNet", "MaxNorm"]
 

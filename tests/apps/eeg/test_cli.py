@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from spanmix.apps.cli import main as spanmix
 from spanmix.apps.eeg.cli import main as eeg_main
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from spanmix.apps.eeg.data import EEGDataModule
 from spanmix.apps.eeg.evaluation import co_split, cv_splits, loso_splits, splits
 from spanmix.datasets import eeg

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from spanmix.apps.eeg.models import EEG_MODELS, build_eeg_model, count_parameters, list_eeg_models
 from spanmix.apps.eeg.models.dbconformer import DBConformer
 from spanmix.backbone.mixers.full import FullAttention

@@ -5,7 +5,6 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-
 from spanmix.apps.eeg.data import EEGDataModule
 from spanmix.apps.eeg.evaluation import _score, format_report, run_evaluation
 from spanmix.apps.eeg.task import EEGTask
