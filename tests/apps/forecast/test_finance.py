@@ -242,3 +242,9 @@ def test_cli_fits_offline_on_the_shipped_snapshot(tmp_path, monkeypatch, capsys)
         assert key in result and np.isfinite(float(result[key]))
     # a trained model stays within a few per cent of the random walk on daily returns (the honest truth)
     assert float(result["test/mse"]) < 1.5 * float(result["test/rw_mse"])
+    finance_main(["predict", *common, "--ckpt_path", "best"])
+    rows = pd.read_csv(tmp_path / "runs/finance/finance_t2v/predictions/next_days.csv")
+    assert list(rows.columns) == ["date", "ticker", "log_return", "close"] and len(rows) == 1
+    assert rows["date"][0] == "2013-03-04" and rows["ticker"][0] == "AAPL"  # the trading day after the data
+    last = load_snapshot("wiki", ["AAPL"])["adj_close"].iloc[-1]
+    assert rows["close"][0] == pytest.approx(last * np.exp(rows["log_return"][0]), rel=1e-4)
