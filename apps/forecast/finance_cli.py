@@ -21,7 +21,6 @@ import sys
 from collections.abc import Sequence
 
 from lightning.pytorch.callbacks import Callback
-
 from spanmix.apps.forecast.finance_data import FinanceDataModule
 from spanmix.apps.forecast.finance_select import plot_correlation
 from spanmix.apps.forecast.finance_task import FinanceTask
@@ -70,8 +69,7 @@ class NextDayWriter(Callback):
         path = os.path.join(out, "next_days.csv")
         with open(path, "w", encoding="utf-8") as f:
             f.write("date,ticker,log_return,close\n")
-            for day, r, p in zip(dm.future_dates(), returns[0].tolist(), prices[0].tolist()):
-                f.write(f"{day:%Y-%m-%d},{dm.target},{r:.6g},{p:.6g}\n")
+            f.writelines(f"{day:%Y-%m-%d},{dm.target},{r:.6g},{p:.6g}\n" for day, r, p in zip(dm.future_dates(), returns[0].tolist(), prices[0].tolist()))
         print(f"predicted {dm.target} after {dm.dates[-1]:%Y-%m-%d} -> {path}", flush=True)
 
 
