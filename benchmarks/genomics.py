@@ -263,11 +263,14 @@ def main() -> int:
     import torch
 
     load = os.getloadavg()
+    run = (
+        f"_Run: `python benchmarks/genomics.py {' '.join(sys.argv[1:])}`; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s) (set `OMP_NUM_THREADS=1` for steadier times on a loaded machine), "
+        f"CPU only; load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)._\n\n"
+    )
     header = (
-        f"# Genomics benchmarks\n\n`python benchmarks/genomics.py {' '.join(sys.argv[1:])}`; torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads, CPU only. Load average at start "
-        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min): this machine is shared with other "
-        "jobs, so absolute times are pessimistic and noisy; the ratios are the point.\n"
+        "# Genomics benchmarks\n\nThis machine (2 vCPU) is shared with other jobs, so absolute times are "
+        "pessimistic and noisy; the ratios are the point.\n"
     )
     parts = [header]
     old = RESULTS.read_text() if RESULTS.is_file() else ""
@@ -278,7 +281,7 @@ def main() -> int:
             f"{s['ratio_at_longest']:.1f}× at L = {s['longest_common']:,}" if s["longest_common"] else "n/a"
         )
         parts.append(
-            "## Scaling: tiny HyenaDNA vs a same-size Transformer (batch 1)\n\n"
+            "## Scaling: tiny HyenaDNA vs a same-size Transformer (batch 1)\n\n" + run +
             "2 layers, d_model 128, d_inner 512; Hyena filters as long as the sequence (order 2, filter_order 64, "
             "emb_dim 5); the Transformer uses PyTorch SDPA (causal, no L² mask in memory) with RoPE and 4 heads. "
             f"Median of 2 runs after a warm-up (1 run past 5 s); peak memory is the growth of the process's peak RSS. "
@@ -292,7 +295,7 @@ def main() -> int:
     if ns.what in ("all", "quality"):
         ctx, cls = quality(ns.seconds)
         parts.append(
-            f"## Quality: does longer context help on bacterial DNA?\n\nTiny HyenaDNA trained from scratch for "
+            "## Quality: does longer context help on bacterial DNA?\n\n" + run + "Tiny HyenaDNA trained from scratch for "
             f"{ns.seconds:.0f} s of wall-clock time on the E. coli training region (16,384 bases per step: batch 16 × 1k "
             "or 2 × 8k; AdamW lr 2e-3, wd 0.1, no warm-up schedule), then evaluated on every base of the held-out test "
             f"region (last 5% of the genome) in non-overlapping windows of its own context length.\n\n{ctx}\n\n"
