@@ -154,7 +154,7 @@ def write_metrics(results: dict) -> None:
         "Trained on this machine's CPU (2 cores shared with other jobs) by `python demos/train_genomics_weights.py`.\n\n"
         f"## `{LM_NAME}`: HyenaDNA tiny-1k LM on E. coli MG1655\n\n"
         f"`{lm['command']}` ({lm['train_seconds']:.0f} s). Held-out test region (last 5% of the genome, never in a "
-        f"training window), 1,024-bp windows: **{lm['test']['test/bits_per_nt']:.4f} bits/nt** (uniform over "
+        f"training window), 64 evenly spaced 1,024-bp windows: **{lm['test']['test/bits_per_nt']:.4f} bits/nt** (uniform over "
         f"A/C/G/T = 2.0), next-base accuracy {lm['test']['test/accuracy']:.4f}.\n\n"
         "## Oct4 vs Mafk ChIP-seq peaks (200 bp; seeded stratified 80/10/10 split; test split)\n\n"
         "`hyenadna_tiny_oct4_mafk` is shipped (fine-tuned from the LM above); the other rows are the comparison "
