@@ -1,1 +1,1 @@
-"""Genomics app: HyenaDNA (Nguyen et al., NeurIPS 2023) pretraining, fine-tuning and generation on the spanmix backbone."""
+"""Genomics app: HyenaDNA (Nguyen et al., NeurIPS 2023) pretraining, fine-tuning and generation."""
