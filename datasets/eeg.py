@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spanmix.datasets.cache import cache_dir as _cache_dir
 
 __all__ = [
     "BNCI2014001_CHANNELS",
@@ -69,7 +70,6 @@ READERS = {
     ".fif.gz": "read_raw_fif",
     ".vhdr": "read_raw_brainvision",
 }
-ENV_CACHE = "SPANMIX_CACHE"
 #: Channel-name prefixes read as trigger (stim) channels in files without channel types (EDF, BDF, GDF).
 STIM_PREFIXES = ("STI", "TRIG", "STATUS", "EVENT")
 
@@ -471,10 +471,7 @@ def sample_raw(epochs: EEGEpochs):
 # ------------------------------------------------------------------------------------------- standard sets
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """``path``, else ``$SPANMIX_CACHE/eeg``, else ``~/.cache/spanmix/eeg``."""
-    if path is not None:
-        return Path(path).expanduser()
-    root = os.environ.get(ENV_CACHE)
-    return (Path(root) / "eeg") if root else Path("~/.cache/spanmix/eeg").expanduser()
+    return _cache_dir("eeg", path)
 
 
 def _fetch(url: str, dest: Path) -> Path:

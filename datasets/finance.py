@@ -27,7 +27,7 @@ provenance and licences in ``datasets/samples/README.md``):
 
 yfinance: :func:`download_prices` calls ``yfinance.download(..., auto_adjust=False)`` once per missing ticker
 and stores each ticker's tidy rows in ``<cache>/<TICKER>_<interval>_<start>_<end>.parquet``; the cache folder
-is ``cache_dir``, else ``$SPANMIX_CACHE``, else ``~/.cache/spanmix/finance``. A second call with the same
+is ``cache_dir``, else ``$SPANMIX_CACHE/finance``, else ``~/.cache/spanmix/finance``. A second call with the same
 arguments reads the cache and needs no network. Every failure raises :class:`FinanceDataError` (a
 ``ValueError``) with one clear message: bad arguments, an unknown ticker, a range with no trading days, no
 network (:class:`NetworkUnavailable`: it names the shipped snapshots), or no cache with ``offline=True``.
@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from spanmix.datasets.cache import cache_dir
 
 __all__ = [
     "COLUMNS",
@@ -62,8 +63,6 @@ __all__ = [
     "tidy_from_yfinance",
 ]
 
-ENV_CACHE = "SPANMIX_CACHE"
-DEFAULT_CACHE = Path("~/.cache/spanmix/finance")
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 COLUMNS = ("date", "ticker", "open", "high", "low", "close", "adj_close", "volume")
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
@@ -203,10 +202,8 @@ def load_snapshot(name: str = "wiki", tickers=None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------- yfinance
 def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """``path`` if given, else ``$SPANMIX_CACHE``, else ``~/.cache/spanmix/finance``."""
-    if path is None:
-        path = os.environ.get(ENV_CACHE) or DEFAULT_CACHE
-    return Path(path).expanduser()
+    """``path`` if given, else ``$SPANMIX_CACHE/finance``, else ``~/.cache/spanmix/finance``."""
+    return cache_dir("finance", path)
 
 
 def _cache_file(cache: Path, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
@@ -298,7 +295,7 @@ def download_prices(tickers, start, end, interval: str = "1d", *, cache_dir: str
         tickers: symbols (list, or one string of space/comma separated symbols).
         start, end: dates (anything ``pd.Timestamp`` parses); ``end`` is exclusive, as in yfinance.
         interval: a yfinance interval (:data:`INTERVALS`), default ``1d``.
-        cache_dir: parquet cache folder (default ``$SPANMIX_CACHE`` or ``~/.cache/spanmix/finance``).
+        cache_dir: parquet cache folder (default ``$SPANMIX_CACHE/finance`` or ``~/.cache/spanmix/finance``).
         offline: never touch the network: read the cache or fail with a clear message.
         refresh: download again even if the cache has the request.
         timeout: seconds per yfinance request.

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from spanmix.datasets.cache import cache_dir
 
 __all__ = [
     "GENOMIC_BENCHMARKS",
@@ -325,7 +326,7 @@ def load_nt_task(
     """Sequences and labels of a Nucleotide Transformer downstream task (``<root>/<task>/<split>.fna``)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = Path(root or os.environ.get("SPANMIX_CACHE", "~/.cache/spanmix")).expanduser() / "nt_tasks"
+    root = cache_dir("genomics", root) / "nt_tasks"
     path = root / task / f"{split}.fna"
     if not path.is_file():
         url = NT_URL.format(task=task, split=split)

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from spanmix.datasets.cache import ENV_CACHE, cache_dir
 
 __all__ = [
     "SAMPLES",
@@ -82,8 +83,6 @@ __all__ = [
     "verify_file",
 ]
 
-ENV_CACHE = "SPANMIX_CACHE"
-DEFAULT_CACHE = Path("~/.cache/spanmix/forecast")
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 _ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{file}"
@@ -266,14 +265,9 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The folder standard datasets are read from.
-
-    ``path`` if given, else ``$SPANMIX_CACHE``, else ``~/.cache/spanmix/forecast``.
-    """
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser() if env else DEFAULT_CACHE.expanduser()
+    """The folder standard datasets are read from: ``path``, else ``$SPANMIX_CACHE/forecast``, else
+    ``~/.cache/spanmix/forecast``."""
+    return cache_dir("forecast", path)
 
 
 def _sha256(path: Path) -> str:
@@ -435,7 +429,7 @@ def load_dataset(
     Args:
         name: ``ETTh1``, ``ETTh2``, ``ETTm1``, ``ETTm2``, ``ECL`` (``electricity``), ``Weather``,
             ``Traffic``, ``Exchange`` (``exchange_rate``), ``ILI`` (``illness``); case-insensitive.
-        cache_dir: folder holding ``<file>``; default ``$SPANMIX_CACHE`` or ``~/.cache/spanmix/forecast``.
+        cache_dir: folder holding ``<file>``; default ``$SPANMIX_CACHE/forecast`` or ``~/.cache/spanmix/forecast``.
         download: fetch the file (checksum-verified) when it is not in the folder.
 
     Returns:
@@ -451,8 +445,9 @@ def load_dataset(
     if not path.is_file():
         if not download:
             raise DatasetFileMissing(
-                f"{spec.name} is not in the cache: expected {path}. Download it from {spec.url} and put it "
-                f"there, set ${ENV_CACHE} to the folder that holds {spec.file}, or pass download=True."
+                f"{spec.name} is not in the cache: expected {path}. Download it from {spec.url} into that "
+                f"folder (or set ${ENV_CACHE} to a folder whose forecast/ subfolder holds {spec.file}), or pass "
+                "download=True."
             )
         path = download_dataset(spec.name, path.parent)
     return read_standard_csv(path, spec)

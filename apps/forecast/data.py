@@ -326,7 +326,7 @@ class ForecastDataModule(L.LightningDataModule):
         freq: frequency whose calendar features to use (TSLib code ``h``/``t``/``d``/... or pandas alias
             ``15min``/``1h``/...); inferred from the dates when None. ``future_dates`` always steps at
             the spacing inferred from the dates.
-        cache_dir: folder of the standard benchmarks' files (default ``$SPANMIX_CACHE`` or
+        cache_dir: folder of the standard benchmarks' files (default ``$SPANMIX_CACHE/forecast`` or
             ``~/.cache/spanmix/forecast``).
         download: fetch a missing standard benchmark (checksum-verified); never otherwise.
         drop_last_train: drop the train loader's last incomplete batch (see module docstring).

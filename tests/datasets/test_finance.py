@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,9 +97,9 @@ def test_download_caches_parquet_and_second_run_is_offline(tmp_path, mock_downlo
 def test_cache_dir_honours_spanmix_cache(tmp_path, mock_download, monkeypatch):
     monkeypatch.setenv("SPANMIX_CACHE", str(tmp_path / "c"))
     download_prices(["AAPL"], "2010-01-01", "2010-02-01")
-    assert (tmp_path / "c" / "AAPL_1d_20100101_20100201.parquet").is_file()
+    assert (tmp_path / "c" / "finance" / "AAPL_1d_20100101_20100201.parquet").is_file()
     monkeypatch.delenv("SPANMIX_CACHE")
-    assert finance.resolve_cache_dir() == finance.DEFAULT_CACHE.expanduser()
+    assert finance.resolve_cache_dir() == Path("~/.cache/spanmix/finance").expanduser()
 
 
 def test_unknown_ticker_names_it(tmp_path, mock_download):

@@ -75,7 +75,8 @@ def test_load_from_cache_dir_reads_official_layout():
 
 
 def test_env_var_sets_the_default_cache(monkeypatch, tmp_path):
-    shutil.copy(FIXTURES / "ETTh1.csv", tmp_path / "ETTh1.csv")
+    (tmp_path / "forecast").mkdir()
+    shutil.copy(FIXTURES / "ETTh1.csv", tmp_path / "forecast" / "ETTh1.csv")
     monkeypatch.setenv("SPANMIX_CACHE", str(tmp_path))
     assert len(load_dataset("etth1")) == 48
     monkeypatch.delenv("SPANMIX_CACHE")
