@@ -11,12 +11,15 @@ imported only when a CUDA tensor first reaches a kernel, never at ``import spanm
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import threading
+import warnings
 
 _local = threading.local()
 _cache: dict = {}
+_broken_triton_modules: set[str] = set()
 
 
 def _env_flag(name: str) -> bool:
@@ -61,3 +64,17 @@ def use_triton(*tensors) -> bool:
     """True when every given tensor (None entries are skipped) is on a CUDA device and Triton can be used."""
     present = [t for t in tensors if t is not None]
     return bool(present) and all(is_cuda(t) for t in present) and triton_available()
+
+
+def triton_kernel(module: str, name: str):
+    """``spanmix.kernels.<module>.<name>``, imported on first use; None when the module cannot be imported (a
+    broken Triton install), with one warning, so that the caller falls back to its PyTorch path."""
+    if module in _broken_triton_modules:
+        return None
+    try:
+        return getattr(importlib.import_module(f"spanmix.kernels.{module}"), name)
+    except Exception as exc:  # noqa: BLE001 -- whatever a broken install raises, the PyTorch path still works
+        _broken_triton_modules.add(module)
+        warnings.warn(f"{name}: Triton kernels unavailable ({exc!r}); using the PyTorch path instead",
+                      RuntimeWarning, stacklevel=3)
+        return None

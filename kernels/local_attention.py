@@ -36,12 +36,11 @@ when such a tensor arrives; ``SPANMIX_DISABLE_TRITON=1`` keeps CUDA tensors on t
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 import torch.nn.functional as F
 
-from spanmix.kernels.dispatch import use_reference, use_triton
+from spanmix.kernels.dispatch import triton_kernel, use_reference, use_triton
 
 __all__ = ["local_attention", "local_attention_ref"]
 
@@ -214,22 +213,6 @@ def _blocked_one_mask(q, k, v, window, causal, kpm, scale, block_size):
 
 
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-_triton_failed = False
-
-
-def _triton_path(q, k, v, window, causal, key_padding_mask, scale):
-    """The Triton kernels (imported here, on first use), or None if Triton cannot be imported."""
-    global _triton_failed
-    if not _triton_failed:
-        try:
-            from spanmix.kernels.triton_local_attention import local_attention_triton
-        except Exception as exc:  # noqa: BLE001 -- a broken triton install: fall back, say so once
-            _triton_failed = True
-            warnings.warn(f"local_attention: Triton kernels unavailable ({exc!r}); using the blocked SDPA "
-                          "path", RuntimeWarning, stacklevel=3)
-        else:
-            return local_attention_triton(q, k, v, window, causal, key_padding_mask, scale)
-    return None
 
 
 def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=None, scale=None,
@@ -259,7 +242,7 @@ def local_attention(q, k, v, window: int, causal: bool = True, key_padding_mask=
     if use_reference():
         return local_attention_ref(q, k, v, window, causal, key_padding_mask, scale)
     if q.dtype in _TRITON_DTYPES and q.shape[-1] <= 128 and use_triton(q, k, v, key_padding_mask):
-        out = _triton_path(q, k, v, window, causal, key_padding_mask, scale)
-        if out is not None:
-            return out
+        kernel = triton_kernel("triton_local_attention", "local_attention_triton")
+        if kernel is not None:
+            return kernel(q, k, v, window, causal, key_padding_mask, scale)
     return _local_attention_blocked(q, k, v, window, causal, key_padding_mask, scale, block_size)

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spanmix.kernels.dispatch import use_reference, use_triton
+from spanmix.kernels.dispatch import triton_kernel, use_reference, use_triton
 
 __all__ = [
     "numba_available", "selective_scan", "selective_scan_chunked", "selective_scan_fused", "selective_scan_ref",
@@ -625,25 +625,6 @@ def selective_scan_fused(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
 # ----------------------------------------------------------------------------------------------- public
 
 
-_triton_failed = False
-
-
-def _cuda_path(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state):
-    """CUDA path: the Triton kernels (imported here, on first use); the chunked form if Triton is broken."""
-    global _triton_failed
-    args = (u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    if not _triton_failed:
-        try:
-            from spanmix.kernels.triton_selective_scan import selective_scan_triton
-        except Exception as exc:  # noqa: BLE001 -- a broken triton install: fall back, say so once
-            _triton_failed = True
-            warnings.warn(f"selective_scan: Triton kernels unavailable ({exc!r}); using the chunked PyTorch "
-                          "path", RuntimeWarning, stacklevel=3)
-        else:
-            return selective_scan_triton(*args)
-    return selective_scan_chunked(*args)
-
-
 _warned_numba = False
 
 
@@ -670,7 +651,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
     if use_reference():
         return selective_scan_ref(*args)
     if getattr(u, "dtype", None) != torch.float64 and use_triton(u, delta, A, B, C, D, z, delta_bias):
-        return _cuda_path(*args)
+        kernel = triton_kernel("triton_selective_scan", "selective_scan_triton")
+        return (kernel or selective_scan_chunked)(*args)
     if isinstance(u, torch.Tensor) and u.device.type == "cpu":
         if u.dtype != torch.float64 and numba_available() and not _forked_after_use():
             try:
