@@ -35,9 +35,15 @@ test-fast: install
 demo: install
 	$(PY) demos/hub.py
 
+# Every benchmark table in benchmarks/results/ (hours on 2 CPU cores). benchmarks/kernels.py times the
+# Triton kernels on a CUDA machine only; here it writes their compile-time resource table (--ptxas).
 bench: install
 	$(PY) benchmarks/mixers.py
 	$(PY) benchmarks/forecast.py
+	$(PY) benchmarks/finance.py
+	$(PY) benchmarks/eeg.py --epochs 15
+	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
+	$(PY) benchmarks/kernels.py --ptxas
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
