@@ -19,15 +19,15 @@ Functions (tests call them directly): :func:`list_models`, :func:`load_source`, 
 """
 from __future__ import annotations
 
-import html
 import logging
 import traceback
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, load_weights, toast
+from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "pretrained" / "eeg"
@@ -36,7 +36,6 @@ SIMULATED = "Motor imagery — SIMULATED with mne.simulation, left vs right hand
 UPLOAD = "Upload an EDF or FIF recording"
 SOURCES = [REAL, SIMULATED, UPLOAD]
 SOURCE_MODEL = {REAL: "dbconformer_mne_sample", SIMULATED: "dbconformer_simulated_mi"}
-MAX_UPLOAD_MB = 20  # the hub's upload cap (forecast_tab.MAX_UPLOAD_MB)
 UPLOAD_TYPES = [".edf", ".fif", ".bdf"]
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,9 @@ __all__ = ["DemoError", "EEGSource", "ShippedModel", "build_tab", "list_models",
            "run", "topomap_figure"]
 
 
-class DemoError(ValueError):
-    """A problem with the user's choice or file, shown on the page as it is."""
+def error_box(message: str) -> str:
+    """``message`` in the page's error box: "Cannot decode: ..."."""
+    return _error_box(message, "decode")
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,6 @@ def _find_model(choice: str, weights_dir: Path = WEIGHTS_DIR) -> ShippedModel:
     raise DemoError(f"Unknown model {choice!r}; pick one of the shipped weights in {weights_dir}.")
 
 
-@lru_cache(maxsize=8)
-def _load(path: str):
-    from spanmix.apps.harness.export import load_pretrained
-
-    return load_pretrained(path).eval()
-
-
 # ------------------------------------------------------------------------------------------ sources
 @dataclass
 class EEGSource:
@@ -114,10 +107,6 @@ class EEGSource:
     available_events: list[str]
     available_channels: list[str]
     aligned: bool = False  # X is already Euclidean-aligned (and in the model's units)
-
-
-def _clean(message: str, path: str | None) -> str:
-    return message.replace(str(Path(path).expanduser()), Path(path).name) if path else message
 
 
 def _truth(events: list[str], classes: tuple[str, ...]) -> np.ndarray:
@@ -189,7 +178,7 @@ def read_upload(path: str):
     try:
         return eeg.read_raw(file)
     except ValueError as err:
-        raise DemoError(_clean(str(err), path)) from None
+        raise DemoError(clean_message(str(err), path)) from None
 
 
 def upload_events(raw) -> list[str]:
@@ -219,7 +208,7 @@ def _uploaded(path: str, model: ShippedModel, events: list[str] | None, channels
                                  l_freq=0.5 if raw.info["sfreq"] > 2 else None,
                                  h_freq=h_freq if h_freq < raw.info["sfreq"] / 2 else None, sfreq=model.sfreq)
     except ValueError as err:
-        raise DemoError(_clean(str(err), path)) from None
+        raise DemoError(clean_message(str(err), path)) from None
     names = [ep.classes[int(y)] for y in ep.y]
     note = (f"Uploaded {Path(path).name}: {len(ep)} epochs [{model.tmin:g}, {model.tmax:g}) s around {chosen}, "
             f"band-passed 0.5–{h_freq:g} Hz and resampled to {model.sfreq:g} Hz; accuracy on epochs whose event "
@@ -266,7 +255,7 @@ def _align(X: np.ndarray, subject: np.ndarray, reference: np.ndarray | None = No
 @torch.no_grad()
 def predict_epochs(model: ShippedModel, src: EEGSource) -> dict[str, np.ndarray]:
     """``probs`` (N, K) and the channel-attention ``weights`` (N, C) of the shipped model on ``src``."""
-    task = _load(str(model.path))
+    task = load_weights(str(model.path))
     if src.aligned:
         X = src.X.astype(np.float32)
     else:
@@ -298,10 +287,6 @@ def topomap_figure(weights: np.ndarray, model: ShippedModel, title: str):
     fig.colorbar(im, ax=ax, shrink=0.8, label="channel-attention weight")
     ax.set_title(title, fontsize=10)
     return fig
-
-
-def error_box(message: str) -> str:
-    return f'<div class="spanmix-error" role="alert">⚠️ <b>Cannot decode:</b> {html.escape(message, quote=False)}</div>'
 
 
 def _table(src: EEGSource, out: dict[str, np.ndarray], model: ShippedModel):
@@ -344,19 +329,9 @@ def run(source: str, upload: str | None, choice: str, events: list[str] | None =
         message = str(err)
     except Exception as err:  # a bug, not the user's input: log it, show one line
         log.error("eeg decoding failed:\n%s", traceback.format_exc())
-        message = f"unexpected {type(err).__name__}: {_clean(str(err), upload)}"
-    _toast(message)
+        message = f"unexpected {type(err).__name__}: {clean_message(str(err), upload)}"
+    toast(message)
     return None, None, error_box(message)
-
-
-def _toast(message: str) -> None:
-    import warnings
-
-    import gradio as gr
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gr.Warning(message)
 
 
 def on_change(source: str, upload: str | None, weights_dir: Path = WEIGHTS_DIR):
@@ -382,11 +357,6 @@ def on_change(source: str, upload: str | None, weights_dir: Path = WEIGHTS_DIR):
     chosen_ch = [c for c in model.ch_names if c in ch]
     return (gr.update(value=model.label), gr.update(visible=source == UPLOAD),
             gr.update(choices=ev, value=ev), gr.update(choices=ch, value=chosen_ch), info)
-
-
-CSS = """
-.spanmix-error { border: 1px solid #d33; background: #fdecea; color: #611a15; padding: 0.7em 1em; border-radius: 6px; }
-"""
 
 
 def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:

@@ -18,16 +18,16 @@ Functions (the unit tests call them directly): :func:`list_models`, :func:`prepa
 """
 from __future__ import annotations
 
-import html
 import logging
 import traceback
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
+from tab_common import DemoError, load_weights
+from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "pretrained" / "finance"
@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 __all__ = ["DemoError", "ShippedModel", "build_tab", "evaluate", "list_models", "prepare_data", "run"]
 
 
-class DemoError(ValueError):
-    """A problem with the user's choice, shown on the page as it is."""
+def error_box(message: str) -> str:
+    """``message`` in the page's error box: "Cannot predict: ..."."""
+    return _error_box(message, "predict")
 
 
 def sources() -> dict[str, str]:
@@ -92,13 +93,6 @@ def _find_model(choice: str, weights_dir: Path = WEIGHTS_DIR) -> ShippedModel:
         if choice in (m.choice, m.name):
             return m
     raise DemoError(f"Unknown model {choice!r}; pick one of the shipped weights in {weights_dir}.")
-
-
-@lru_cache(maxsize=8)
-def _load(path: str):
-    from spanmix.apps.harness.export import load_pretrained
-
-    return load_pretrained(path).eval()
 
 
 def _tickers(text: str | None) -> list[str]:
@@ -198,11 +192,6 @@ def make_figure(result: dict[str, Any], target: str, label: str):
     return fig
 
 
-def error_box(message: str) -> str:
-    text = html.escape(message, quote=False)
-    return f'<div class="spanmix-error" role="alert">⚠️ <b>Cannot predict:</b> {text}</div>'
-
-
 def _data_text(dm, m: ShippedModel, source: str) -> str:
     from spanmix.datasets.finance import SNAPSHOTS
 
@@ -274,7 +263,7 @@ def run(source: str, target: str, universe: str, choice: str, start: str | None 
     try:
         m = _find_model(choice, weights_dir)
         dm = prepare_data(m, source, target, universe, start, end, cache_dir)
-        result = evaluate(_load(str(m.path)), dm)
+        result = evaluate(load_weights(str(m.path)), dm)
         from spanmix.apps.forecast.finance_select import plot_correlation
 
         return (plot_correlation(dm.correlation, dm.target, dm.selected), make_figure(result, dm.target, m.choice),
@@ -298,9 +287,6 @@ def on_source(source: str):
     spec = SNAPSHOTS[src.split(":", 1)[1]]
     return (gr.update(visible=False), gr.update(value=", ".join(t for t in spec.tickers if t != "AAPL")),
             gr.update(value="AAPL"))
-
-
-CSS = ""  # the error box style comes with the Forecast tab's CSS (.spanmix-error)
 
 
 def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:

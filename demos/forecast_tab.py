@@ -27,7 +27,6 @@ Functions (the unit tests call them directly): :func:`list_models`, :func:`prepa
 
 from __future__ import annotations
 
-import html
 import logging
 import traceback
 import warnings
@@ -38,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, load_weights, toast
+from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "pretrained" / "forecast"
@@ -48,7 +49,6 @@ SHIPPED_DATASETS = {
 UNITS = {"vic_elec": "MW", "epf_fr_be": "EUR/MWh"}
 UPLOAD = "Upload a CSV"
 SOURCES = [*SHIPPED_DATASETS.values(), UPLOAD]
-MAX_UPLOAD_MB = 20
 MAX_UPLOAD_WINDOWS = 2000
 BATCH = 256
 
@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 __all__ = ["DemoError", "ShippedModel", "build_tab", "evaluate", "list_models", "predict", "prepare_data"]
 
 
-class DemoError(ValueError):
-    """A problem with the user's choice or file, shown on the page as it is."""
+def error_box(message: str) -> str:
+    """``message`` in the page's error box: "Cannot forecast: ..."."""
+    return _error_box(message, "forecast")
 
 
 # ------------------------------------------------------------------------------------------ weights
@@ -134,13 +135,6 @@ def _find_model(choice: str, weights_dir: Path = WEIGHTS_DIR) -> ShippedModel:
     raise DemoError(f"Unknown model {choice!r}; pick one of the shipped weights in {weights_dir}.")
 
 
-@lru_cache(maxsize=16)
-def _load(path: str):
-    from spanmix.apps.harness.export import load_pretrained
-
-    return load_pretrained(path)
-
-
 # ------------------------------------------------------------------------------------------ data
 def _dataset_of(source: str) -> str | None:
     for name, text in SHIPPED_DATASETS.items():
@@ -149,11 +143,6 @@ def _dataset_of(source: str) -> str | None:
     if source == UPLOAD:
         return None
     raise DemoError(f"Unknown data source {source!r}; choose one of {SOURCES}.")
-
-
-def _clean(message: str, path: str | None) -> str:
-    """Error text without the server's temporary folder (uploads live under /tmp/gradio/<hash>/)."""
-    return message.replace(str(Path(path).expanduser()), Path(path).name) if path else message
 
 
 def read_upload(path: str) -> tuple[list[str], list[str]]:
@@ -181,8 +170,8 @@ def _read_upload(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, ...], 
         try:
             frame = read_series_csv(path)
         except (ValueError, OSError) as err:
-            raise DemoError(_clean(str(err), path)) from None
-    notes = tuple(_clean(str(w.message), path) for w in caught if issubclass(w.category, UserWarning))
+            raise DemoError(clean_message(str(err), path)) from None
+    notes = tuple(clean_message(str(w.message), path) for w in caught if issubclass(w.category, UserWarning))
     return tuple(c for c in frame.columns if c != "date"), notes
 
 
@@ -247,7 +236,7 @@ def prepare_data(model: ShippedModel, source: str, upload: str | None = None, ta
             )
             dm.setup()
         except (ValueError, OSError) as err:
-            raise DemoError(_clean(str(err), upload)) from None
+            raise DemoError(clean_message(str(err), upload)) from None
     return dm
 
 
@@ -478,11 +467,6 @@ def model_card(choice: str, weights_dir: Path = WEIGHTS_DIR) -> str:
     )
 
 
-def error_box(message: str) -> str:
-    text = html.escape(message, quote=False)
-    return f'<div class="spanmix-error" role="alert">⚠️ <b>Cannot forecast:</b> {text}</div>'
-
-
 def _metrics_markdown(
     scores, window, m: ShippedModel, dm, dataset: str | None, upload: str | None, notes: list[str]
 ) -> str:
@@ -534,7 +518,7 @@ def predict(
         dataset = _dataset_of(source)
         dm = prepare_data(m, source, upload, target or None)
         notes = read_upload(upload)[1] if dataset is None else []
-        task = _load(str(m.path))
+        task = load_weights(str(m.path))
         scores = _scores(m, task, dm, dataset)
         window = _window(task, dm, position)
         units = UNITS.get(dataset or "", "data units")
@@ -546,17 +530,9 @@ def predict(
         message = str(err)
     except Exception as err:  # a bug, not the user's input: log it, show one line
         log.error("forecast failed:\n%s", traceback.format_exc())
-        message = f"unexpected {type(err).__name__}: {_clean(str(err), upload)}"
-    _toast(message)
+        message = f"unexpected {type(err).__name__}: {clean_message(str(err), upload)}"
+    toast(message)
     return None, error_box(message), card
-
-
-def _toast(message: str) -> None:
-    import gradio as gr
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # outside a request (tests) gr.Warning only warns
-        gr.Warning(message)
 
 
 def _univariate(m: ShippedModel, weights_dir: Path = WEIGHTS_DIR) -> ShippedModel:
@@ -579,7 +555,7 @@ def on_upload(upload: str | None, choice: str | None = None, weights_dir: Path =
         m = _univariate(_find_model(choice, weights_dir) if choice else models[0], weights_dir)
         prepare_data(m, UPLOAD, upload, "OT" if "OT" in numeric else numeric[-1])
     except DemoError as err:
-        _toast(str(err))
+        toast(str(err))
         return gr.update(choices=[], value=None), error_box(str(err))
     default = "OT" if "OT" in numeric else numeric[-1]
     text = f"`{Path(upload).name}`: numeric columns {', '.join(f'`{c}`' for c in numeric)}."
@@ -599,12 +575,6 @@ def on_source(source: str, choice: str, weights_dir: Path = WEIGHTS_DIR):
     except DemoError:
         pass
     return gr.update(visible=source == UPLOAD), gr.update(value=value)
-
-
-CSS = """
-.spanmix-error { border: 1px solid #d33; background: #fdecea; color: #611a15; padding: 0.7em 1em;
-                 border-radius: 6px; }
-"""
 
 
 def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:

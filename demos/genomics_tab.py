@@ -15,10 +15,11 @@ Bad input (other letters, empty text, too long, unreadable file) is shown as a m
 from __future__ import annotations
 
 import html
-from functools import lru_cache
 from pathlib import Path
 
 import torch
+from tab_common import error_box as _error_box
+from tab_common import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "pretrained" / "genomics"
@@ -42,15 +43,8 @@ CSS = """
 
 
 def error_box(message: str) -> str:
-    text = html.escape(message, quote=False)
-    return f'<div class="spanmix-error" role="alert">⚠️ <b>Cannot run:</b> {text}</div>'
-
-
-@lru_cache(maxsize=4)
-def _load(path: str):
-    from spanmix.apps.harness.export import load_pretrained
-
-    return load_pretrained(path)
+    """``message`` in the page's error box: "Cannot run: ..."."""
+    return _error_box(message, "run")
 
 
 def weights_available(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
@@ -93,7 +87,7 @@ def classify(seq: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[dict[str, float
     """Class probabilities and per-position saliency (0..1) of ``seq`` under the shipped classifier."""
     from spanmix.apps.genomics.tokenizer import CharTokenizer
 
-    task = _load(str(weights_dir / CLASSIFIER_NAME))
+    task = load_weights(str(weights_dir / CLASSIFIER_NAME))
     clf = task.net
     ids = torch.tensor([CharTokenizer().encode(seq)])
     emb = clf.lm.embedding(ids).detach().requires_grad_(True)
@@ -151,7 +145,7 @@ def on_generate(
         n = int(max_new_tokens)
         if not 1 <= n <= MAX_NEW_TOKENS:
             raise ValueError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS}")
-        lm = _load(str(weights_dir / LM_NAME)).net
+        lm = load_weights(str(weights_dir / LM_NAME)).net
         tokens = stream(lm, prompt_seq, n, float(temperature), int(top_k) if top_k else None, int(seed))
         bases, probs = [], []
         for i, (base, p) in enumerate(tokens, 1):

@@ -8,7 +8,7 @@
 Each tab is a script beside this one (``demos/<app>_tab.py``) with a ``build_tab()`` that lays out its
 components inside the current ``gr.Tab``; add a line to :data:`TABS` for a new app. The hub binds to
 127.0.0.1 unless told otherwise, never creates a public share link, and caps uploads at
-``forecast_tab.MAX_UPLOAD_MB`` MB.
+``tab_common.MAX_UPLOAD_MB`` MB.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the tab scripts live beside this file (demos/ is not a package)
     sys.path.insert(0, str(HERE))
+
+import tab_common  # (found through the path above)
 
 #: (tab title, module in demos/) -- one per app.
 TABS: list[tuple[str, str]] = [
@@ -51,12 +53,13 @@ def build_hub():
 
 
 def css() -> str:
-    """The tabs' style sheets, concatenated (Gradio 6 takes them at launch)."""
-    return "\n".join(getattr(importlib.import_module(module), "CSS", "") for _, module in TABS)
+    """The shared style sheet, then the tabs' own, concatenated (Gradio 6 takes them at launch)."""
+    sheets = [tab_common.CSS] + [getattr(importlib.import_module(module), "CSS", "") for _, module in TABS]
+    return "\n".join(sheets)
 
 
 def max_file_size() -> str:
-    return f"{importlib.import_module('forecast_tab').MAX_UPLOAD_MB}mb"
+    return f"{tab_common.MAX_UPLOAD_MB}mb"
 
 
 def launch(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **kwargs):

@@ -30,7 +30,7 @@ def test_shipped_snapshot_reproduces_the_recorded_test_metrics():
     assert "Shipped snapshot `wiki`" in data and "2000-03-01 .. 2013-03-01" in data and "Zero-shot" not in data
     assert all(t in data for t in m.selected)
     dm = ft.prepare_data(m, WIKI, "AAPL", "GOOG, IBM, MSFT")
-    result = ft.evaluate(ft._load(str(m.path)), dm)
+    result = ft.evaluate(ft.load_weights(str(m.path)), dm)
     assert result["model"]["mse"] == pytest.approx(m.test_metrics["mse"], rel=1e-4)
     assert result["random walk"]["mse"] == pytest.approx(m.test_metrics["rw_mse"], rel=1e-5)
     assert result["model"]["mape"] == pytest.approx(m.test_metrics["mape"], rel=1e-3)
