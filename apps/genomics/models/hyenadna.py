@@ -21,7 +21,7 @@ Departures from the official code (``HazyResearch/hyena-dna``, ``standalone_hyen
 - The Hyena operator is the backbone's, which follows the Hyena paper's Def. 3.1 (N long filters for
   order N) where the official code uses N-1; for order 2 each layer therefore has one extra
   ``filter_order × d_model`` output matrix and ``d_model`` skip weights (+8.3k parameters per layer at
-  d_model 128). Parameter counts in ``apps/genomics/README`` / ``count_parameters`` are ours.
+  d_model 128). Parameter counts (``count_parameters``, the README's Genomics table) are ours.
 - The vocabulary is not padded to a multiple of 8 (12 rows, not 16); embedding/residual dropout are
   options, default 0 as in the pretraining configs.
 - Of the official GPT-2-style ``_init_weights`` only the embedding's N(0, 0.02) is kept (no rescaled
@@ -40,6 +40,8 @@ from typing import Any, Literal
 import torch
 from spanmix.apps.genomics.tokenizer import CharTokenizer
 from spanmix.backbone import MixerStack
+from spanmix.backbone.registry import mixer_options as accepted_options
+from spanmix.backbone.stack import parse_schedule
 from torch import nn
 
 __all__ = [
@@ -85,8 +87,10 @@ class HyenaDNA(nn.Module):
             (the implicit filters are generated for ``min(L, l_max)`` taps).
         vocab_size: tokenizer size (12). order, filter_order, emb_dim, short_filter: Hyena options
             (2, 64, 5, 3 in every published config). dropout: embedding, residual and MLP dropout.
-        mixer: ``"hyena"`` (the paper) or ``"full"`` (a causal Transformer of the same size, baseline).
-        heads: attention heads for ``mixer="full"``.
+        mixer: the mixer schedule of the ``n_layer`` blocks: ``"hyena"`` (the paper), ``"full"`` (a causal
+            Transformer of the same size, the scaling baseline) or any causal ``MixerStack`` schedule
+            (``"mamba"``, ``"hyena,full"``, ...); each option below reaches only the mixers that accept it.
+        heads: attention heads of attention mixers.
         tie_embeddings: share the LM head's weight with the embedding (True, as published).
 
     Shapes: ``ids`` (B, L) long, optional ``mask`` (B, L) bool (True = real token) -> (B, L, vocab).
@@ -106,13 +110,12 @@ class HyenaDNA(nn.Module):
         emb_dim: int = 5,
         short_filter: int = 3,
         dropout: float = 0.0,
-        mixer: Literal["hyena", "full"] = "hyena",
+        mixer: str = "hyena",
         heads: int = 4,
         tie_embeddings: bool = True,
     ):
         super().__init__()
-        if mixer not in ("hyena", "full"):
-            raise ValueError(f"HyenaDNA: mixer must be 'hyena' or 'full', got {mixer!r}")
+        layers = parse_schedule(mixer, n_layer)  # one mixer name per layer; unknown names fail here
         self.d_model, self.l_max, self.vocab_size, self.mixer_name = d_model, l_max, vocab_size, mixer
         #: constructor arguments (a fine-tuning head rebuilds the same body from them)
         self.config = {
@@ -132,19 +135,24 @@ class HyenaDNA(nn.Module):
         nn.init.normal_(self.embedding.weight, std=0.02)  # as the official _init_weights; N(0, 1) with a tied
         # head would start at logits of std ~sqrt(d_model)
         self.drop = nn.Dropout(dropout)
-        if mixer == "hyena":
-            options = {
-                "order": order,
-                "filter_order": filter_order,
-                "emb_dim": emb_dim,
-                "short_filter": short_filter,
-                "max_len": l_max,
-            }
-        else:
-            options = {"heads": heads, "causal": True, "rope": True}
-        self.backbone = MixerStack(
-            d_model, f"{mixer}*{n_layer}", mlp_ratio=d_inner / d_model, dropout=dropout, **options
-        )
+        options = {
+            "order": order,
+            "filter_order": filter_order,
+            "emb_dim": emb_dim,
+            "short_filter": short_filter,
+            "max_len": l_max,
+            "heads": heads,
+            "causal": True,
+            "rope": True,
+        }
+        accepted = set().union(*(accepted_options(name) for name in layers))
+        options = {k: v for k, v in options.items() if k in accepted}  # each reaches the mixers that take it
+        self.backbone = MixerStack(d_model, layers, mlp_ratio=d_inner / d_model, dropout=dropout, **options)
+        acausal = sorted({name for name, block in zip(layers, self.backbone.blocks)
+                          if not getattr(block.mixer, "causal", False)})
+        if acausal:
+            raise ValueError(f"HyenaDNA is a causal language model: mixer(s) {acausal} of {mixer!r} cannot be "
+                             "causal; use causal mixers such as 'hyena', 'full', 'local', 'mamba' or 's4d'")
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight

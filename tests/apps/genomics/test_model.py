@@ -22,7 +22,10 @@ def rand_ids(b, n, seed=0):
     return torch.randint(7, 12, (b, n), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("mixer", ["hyena", "full"])
+MIXERS = ["hyena", "full", "mamba", "hyena,full"]  # the paper, its Transformer baseline, any causal schedule
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
 def test_causal(mixer):
     lm = tiny(mixer=mixer, heads=2)
     ids = rand_ids(2, 40)
@@ -34,7 +37,7 @@ def test_causal(mixer):
     assert not torch.allclose(a[:, 25:], b[:, 25:])
 
 
-@pytest.mark.parametrize("mixer", ["hyena", "full"])
+@pytest.mark.parametrize("mixer", MIXERS)
 def test_step_equals_full_forward(mixer):
     lm = tiny(mixer=mixer, heads=2)
     ids = rand_ids(3, 70)  # past l_max: the filter is capped at l_max taps in both forms
@@ -45,6 +48,16 @@ def test_step_equals_full_forward(mixer):
             logits, state = lm.step(ids[:, t], state)
             steps.append(logits)
     torch.testing.assert_close(torch.stack(steps, 1), full, rtol=1e-4, atol=1e-4)
+
+
+def test_a_mixer_that_would_see_the_future_is_refused(monkeypatch):
+    import spanmix.apps.genomics.models.hyenadna as hd
+
+    accepted = hd.accepted_options
+    monkeypatch.setattr(hd, "accepted_options", lambda name: accepted(name) - {"causal"})  # full stays acausal
+    with pytest.raises(ValueError, match=r"causal language model: mixer\(s\) \['full'\]"):
+        tiny(mixer="full", heads=2)
+    assert tiny(mixer="hyena").backbone.blocks[0].mixer.causal
 
 
 def test_tied_head_and_paper_options():
