@@ -23,10 +23,15 @@ APPS: dict[str, str] = {
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
 _EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics"}
+#: An app's commands besides LightningCLI's (the app's ``main`` handles them), for the usage text.
+_APP_COMMANDS: dict[str, str] = {
+    "genomics": "generate --weights DIR --prompt ACGT [--max-new-tokens N]   (stream a DNA continuation)",
+}
 
 
 def _usage() -> str:
     apps = "\n".join(f"  {name:<10} spanmix {name} fit|validate|test|predict --config CFG.yaml"
+                     + (f"\n  {'':<10} spanmix {name} {_APP_COMMANDS[name]}" if name in _APP_COMMANDS else "")
                      for name in APPS)
     return (
         "usage: spanmix <app> {fit,validate,test,predict} --config CFG.yaml [--key value ...]\n"

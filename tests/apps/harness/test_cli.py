@@ -102,6 +102,8 @@ def test_help_lists_apps_and_export(capsys):
     assert spanmix_cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "forecast" in out and "spanmix export --ckpt PATH --out DIR" in out
+    assert all(f"spanmix {app} fit" in out for app in spanmix_cli.APPS)
+    assert "spanmix genomics generate --weights DIR" in out
     assert spanmix_cli.main([]) == 2
 
 
