@@ -71,7 +71,7 @@ def scaling(budget: float, max_len: int, max_bwd_len: int) -> tuple[str, dict]:
                 if mode in stopped:
                     continue
                 if backward and length > max_bwd_len:
-                    cell[mode] = {"error": f"not run (L > {max_bwd_len:,}: memory guard, shared machine)"}
+                    cell[mode] = {"error": f"not run (memory guard, L > {max_bwd_len:,})"}
                     stopped[mode] = f"memory guard above L = {max_bwd_len:,}"
                     continue
                 r = in_subprocess(
@@ -290,8 +290,10 @@ def main() -> int:
             f"fwd+bwd time at the longest length both ran**: {ratio}. HyenaDNA stopped: {s['hyena_stopped'] or 'no (reached the last length)'}; "
             f"Transformer stopped: {s['full_stopped'] or 'no'}.\n"
         )
-    elif "## Scaling" in old:
+    elif "## Scaling" in old:  # keep the section this run did not redo
         parts.append("## Scaling" + old.split("## Scaling", 1)[1].split("## Quality", 1)[0])
+    if ns.what == "scaling" and "## Quality" in old:  # keep the sections this run did not redo
+        parts.append("## Quality" + old.split("## Quality", 1)[1])
     if ns.what in ("all", "quality"):
         ctx, cls = quality(ns.seconds)
         parts.append(
