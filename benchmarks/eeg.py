@@ -92,7 +92,7 @@ def _write(ns, epochs, load, started, summary, details, counts, done: bool = Fal
         "",
         f"**Budget: {epochs} epochs per split, seeds {ns.seeds}** (the paper: 200 epochs, 5 seeds, lr 1e-4) on a "
         f"shared {os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}, torch "
-        f"{torch.__version__}, load average {load:.1f} at the start, other jobs running); "
+        f"{torch.__version__}, load average {load:.1f} at the start); "
         f"{'complete' if done else 'PARTIAL (still running)'}, {(time.time() - started) / 60:.0f} min. "
         "`simulated_mi` is SIMULATED motor imagery (mne.simulation), `mne_sample` is real EEG (one subject, "
         "28 epochs: its numbers are very noisy). Accuracy and balanced accuracy in %, mean ± std over seeds "
