@@ -50,7 +50,7 @@ def train(name: str) -> Path:
     import lightning as L
     from spanmix.apps.eeg.data import EEGDataModule
     from spanmix.apps.harness.checkpoint import find_best_checkpoint
-    from spanmix.apps.harness.export import atomic_path, export_checkpoint, load_pretrained
+    from spanmix.apps.harness.export import export_checkpoint, load_pretrained, update_pretrained_metadata
 
     run_dir = ROOT / "runs" / "eeg" / name
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -70,8 +70,7 @@ def train(name: str) -> Path:
     result = trainer.test(task, datamodule=dm, verbose=False)[0]
     metrics = {k.split("/", 1)[1]: float(v) for k, v in result.items() if k.split("/", 1)[1] in ("acc", "bal_acc", "kappa")}
     ep = dm.epochs
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    config["metadata"]["demo"] = {
+    update_pretrained_metadata(out, demo={
         "label": LABELS[name],
         "model": _config(name)["model"]["model"],
         "dataset": data["dataset"],
@@ -91,9 +90,7 @@ def train(name: str) -> Path:
         "regenerate": f"python demos/train_eeg_weights.py {name}",
         "train_seconds": seconds,
         "trained_on": "cpu",
-    }
-    with atomic_path(out / "config.json") as tmp:
-        Path(tmp).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    })
     print(f"{name}: test {metrics}", flush=True)
     return out
 

@@ -39,7 +39,7 @@ def train(name: str) -> Path:
     import lightning as L
     from spanmix.apps.forecast.finance_cli import main as finance_main
     from spanmix.apps.harness.checkpoint import find_best_checkpoint
-    from spanmix.apps.harness.export import atomic_path, export_checkpoint, load_pretrained
+    from spanmix.apps.harness.export import export_checkpoint, load_pretrained, update_pretrained_metadata
 
     config_file, label = ENTRIES[name]
     run_dir = ROOT / "runs" / "finance" / name
@@ -59,8 +59,7 @@ def train(name: str) -> Path:
                         enable_progress_bar=False, enable_model_summary=False)
     result = {k.split("/", 1)[1]: float(v) for k, v in trainer.test(task, datamodule=dm, verbose=False)[0].items()}
     data_cfg = yaml.safe_load((ROOT / CONFIGS / config_file).read_text(encoding="utf-8"))["data"]
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    config["metadata"]["demo"] = {
+    update_pretrained_metadata(out, demo={
         "label": label, "model": task.model_name, "config_file": f"{CONFIGS}/{config_file}",
         "command": " ".join(command), "regenerate": f"python demos/train_finance_weights.py {name}",
         "data": data_cfg, "k": dm.k, "selected": dm.selected, "columns": list(dm.columns),
@@ -69,9 +68,7 @@ def train(name: str) -> Path:
         "test_period": [f"{dm.dates[dm.borders['test'][0] + dm.seq_len]:%Y-%m-%d}", f"{dm.dates[-1]:%Y-%m-%d}"],
         "test_windows": len(dm.datasets["test"]), "test_metrics": result,
         "parameters": sum(p.numel() for p in task.net.parameters()), "train_seconds": seconds, "trained_on": "cpu",
-    }
-    with atomic_path(out / "config.json") as tmp:
-        Path(tmp).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    })
     print(f"{name}: {result}", flush=True)
     return out
 

@@ -114,7 +114,12 @@ def _naive(dm, season: int):
 def train(name: str) -> Path:
     """Fit (or build, for naive), export, test and annotate entry ``name``; return its export directory."""
     from spanmix.apps.harness.checkpoint import find_best_checkpoint
-    from spanmix.apps.harness.export import atomic_path, export_checkpoint, load_pretrained, save_pretrained
+    from spanmix.apps.harness.export import (
+        export_checkpoint,
+        load_pretrained,
+        save_pretrained,
+        update_pretrained_metadata,
+    )
 
     config_file, features, extra = ENTRIES[name]
     model = _config(name)["model"]["model"]
@@ -138,8 +143,7 @@ def train(name: str) -> Path:
     task = load_pretrained(out)
     test = _test(task, dm)
     baselines = {f"naive_season{s}": _test(_naive(dm, s), dm) for s in (1, 24)}
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    config["metadata"]["demo"] = {
+    update_pretrained_metadata(out, demo={
         "label": LABELS.get(model, model),
         "model": model,
         "dataset": data["dataset"],
@@ -159,9 +163,7 @@ def train(name: str) -> Path:
         "metric_scale": "normalised (train-split mean/std of each column), as TSLib reports",
         "train_seconds": train_seconds,
         "trained_on": "cpu",
-    }
-    with atomic_path(out / "config.json") as tmp:
-        Path(tmp).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    })
     print(f"{name}: test {test}  naive(24) {baselines['naive_season24']}", flush=True)
     return out
 

@@ -69,20 +69,11 @@ def _test(task, dm) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.test(task, datamodule=dm, verbose=False)[0].items()}
 
 
-def _annotate(out: Path, demo: dict) -> None:
-    from spanmix.apps.harness.export import atomic_path
-
-    config = json.loads((out / "config.json").read_text())
-    config["metadata"]["demo"] = demo
-    with atomic_path(out / "config.json") as tmp:
-        Path(tmp).write_text(json.dumps(config, indent=2) + "\n")
-
-
 def main() -> int:
     import yaml
     from spanmix.apps.genomics.data import ClassificationDataModule, PretrainDataModule
     from spanmix.apps.genomics.task import ClassifyTask
-    from spanmix.apps.harness.export import export_checkpoint, load_pretrained
+    from spanmix.apps.harness.export import export_checkpoint, load_pretrained, update_pretrained_metadata
 
     results: dict[str, dict] = {}
     # 1. pretraining (``--skip-pretrain``: reuse the existing export and its recorded test metrics)
@@ -96,14 +87,11 @@ def main() -> int:
         data = yaml.safe_load((ROOT / CFG / "pretrain_ecoli_tiny1k.yaml").read_text())["data"]["init_args"]
         test = _test(load_pretrained(lm_dir), PretrainDataModule(**data))
         results[LM_NAME] = {"command": " ".join(cmd), "train_seconds": secs, "test": test}
-        _annotate(
-            lm_dir,
-            {
-                "task": "pretrain",
-                "data": "E. coli MG1655 test region (last 5% of the genome), 64 evenly spaced 1,024-bp windows",
-                **results[LM_NAME],
-            },
-        )
+        update_pretrained_metadata(lm_dir, demo={
+            "task": "pretrain",
+            "data": "E. coli MG1655 test region (last 5% of the genome), 64 evenly spaced 1,024-bp windows",
+            **results[LM_NAME],
+        })
     print(LM_NAME, test, flush=True)
 
     # 2./3. classification
@@ -133,7 +121,7 @@ def main() -> int:
         test = _test(task, dm)
         results[name] = {"command": " ".join(cmd), "train_seconds": secs, "test": test}
         if out is not None:
-            _annotate(out, {"task": "classify", "classes": ["Oct4", "Mafk"], **results[name]})
+            update_pretrained_metadata(out, demo={"task": "classify", "classes": ["Oct4", "Mafk"], **results[name]})
         print(name, test, flush=True)
 
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -14,7 +14,7 @@ _EXPORTS = {
     "run_cli": "cli", "SpanmixCLI": "cli", "RUNS_DIR": "cli",
     "AtomicCheckpointIO": "checkpoint", "SpanmixModule": "checkpoint", "RecordRunInfo": "checkpoint",
     "save_pretrained": "export", "load_pretrained": "export", "export_checkpoint": "export",
-    "read_pretrained_config": "export", "atomic_path": "export",
+    "read_pretrained_config": "export", "atomic_path": "export", "update_pretrained_metadata": "export",
 }
 __all__ = [
     "RUNS_DIR",
@@ -28,6 +28,7 @@ __all__ = [
     "read_pretrained_config",
     "run_cli",
     "save_pretrained",
+    "update_pretrained_metadata",
 ]
 
 

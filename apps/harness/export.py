@@ -42,6 +42,7 @@ __all__ = [
     "load_pretrained",
     "read_pretrained_config",
     "save_pretrained",
+    "update_pretrained_metadata",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -279,6 +280,18 @@ def read_pretrained_config(path: str | os.PathLike) -> dict[str, Any]:
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{config_file} has format_version {config['format_version']}; this spanmix reads "
                          f"up to {FORMAT_VERSION}. Upgrade spanmix.")
+    return config
+
+
+def update_pretrained_metadata(path: str | os.PathLike, **entries: Any) -> dict[str, Any]:
+    """Add or replace ``metadata`` entries of the export at ``path`` (directory or its ``config.json``).
+
+    The weights are untouched; ``config.json`` is rewritten atomically. Returns the new config.
+    """
+    config = read_pretrained_config(path)
+    config["metadata"] = {**config.get("metadata", {}), **_jsonable(entries, "metadata")}
+    path = Path(path)
+    _write_json(path / CONFIG_NAME if path.is_dir() else path, config)
     return config
 
 

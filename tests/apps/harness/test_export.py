@@ -5,7 +5,7 @@ import pytest
 import torch
 from spanmix.apps import cli as spanmix_cli
 from spanmix.apps.harness import load_pretrained, save_pretrained
-from spanmix.apps.harness.export import export_checkpoint, read_pretrained_config
+from spanmix.apps.harness.export import export_checkpoint, read_pretrained_config, update_pretrained_metadata
 from spanmix.backbone import MixerStack
 from torch import nn
 
@@ -122,3 +122,21 @@ def test_export_errors_are_clear(toy, tmp_path, capsys):
         export_checkpoint(bare, tmp_path / "c", class_path="torch.nn.Linear")
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_pretrained(tmp_path / "c")
+
+
+def test_update_pretrained_metadata_adds_entries_and_keeps_the_rest(toy, tmp_path):
+    model = toy.ToyModule(seq_len=5, n_features=2, hidden=7).eval()
+    out = save_pretrained(model, tmp_path / "export", metadata={"epoch": 3})
+    weights = (out / "model.safetensors").read_bytes()
+    config = update_pretrained_metadata(out, demo={"test_mse": torch.tensor(0.5), "label": "toy"})
+    assert config == read_pretrained_config(out)
+    assert config["metadata"] == {"epoch": 3, "demo": {"test_mse": 0.5, "label": "toy"}}
+    update_pretrained_metadata(out / "config.json", epoch=4)  # the file itself works too; entries are replaced
+    assert read_pretrained_config(out)["metadata"] == {"epoch": 4, "demo": {"test_mse": 0.5, "label": "toy"}}
+    assert (out / "model.safetensors").read_bytes() == weights
+    x = torch.randn(3, 5, 2)
+    assert torch.equal(load_pretrained(out)(x), model(x))
+    with pytest.raises(ValueError, match="cannot be stored in config.json"):
+        update_pretrained_metadata(out, demo={"table": torch.zeros(3)})
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        update_pretrained_metadata(tmp_path / "missing", demo={})
