@@ -40,7 +40,8 @@ def test_a_broken_triton_falls_back_to_pytorch_and_warns_once(broken_triton):
     assert warned == []
 
     u, delta = torch.randn(1, 3, 12, generator=g), torch.rand(1, 3, 12, generator=g)
-    A, B, C = -torch.rand(3, 4, generator=g), torch.randn(1, 4, 12, generator=g), torch.randn(1, 4, 12, generator=g)
+    A = -torch.rand(3, 4, generator=g)
+    B, C = torch.randn(1, 4, 12, generator=g), torch.randn(1, 4, 12, generator=g)
     y, warned = _warnings_of(lambda: selective_scan(u, delta, A, B, C))
     assert len(warned) == 1
     torch.testing.assert_close(y, selective_scan_ref(u, delta, A, B, C), rtol=1e-5, atol=1e-5)

@@ -4,19 +4,14 @@ L not a multiple of the block; plus the dispatch between the Triton, blocked-SDP
 
 As in test_triton_selective_scan.py: Triton's interpreter needs ``TRITON_INTERPRET=1`` before ``triton``
 itself is imported, so every check that runs a kernel is a ``check_*`` function executed in ONE fresh
-interpreter started with the flag (``python this_file.py``); ``test_interpreted[<check>]`` asserts each
-check's outcome. Tiny shapes (each program instance costs ~1 ms in the interpreter): 16 x 16 tiles,
-L <= 50, head size 8-16.
+interpreter started with the flag (``run_interpreted.py``, see conftest.py); ``test_interpreted[<check>]``
+asserts each check's outcome. Tiny shapes (each program instance costs ~1 ms in the interpreter):
+16 x 16 tiles, L <= 50, head size 8-16.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
-import json
-import os
-import subprocess
-import sys
-import traceback
 
 import pytest
 import torch
@@ -203,34 +198,9 @@ def check_disable_triton_and_cpu_tensors_stay_off_triton():
         assert calls == []
 
 
-def _run_checks() -> dict:
-    out = {}
-    for name, fn in CHECKS.items():
-        try:
-            fn()
-            out[name] = "ok"
-        except BaseException:  # noqa: BLE001 -- report every failure to the parent test
-            out[name] = traceback.format_exc()[-3000:]
-    return out
-
-
 # ------------------------------------------------------------------------------------------------ tests
 
-@pytest.fixture(scope="module")
-def results():
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    done = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=900, env=env)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.parametrize("name", list(CHECKS))
-def test_interpreted(results, name):
-    if results[name] != "ok":
-        pytest.fail(f"{name} failed in the interpreter run:\n{results[name]}", pytrace=False)
-
-
-if __name__ == "__main__":
-    if os.environ.get("TRITON_INTERPRET") != "1":
-        raise SystemExit("run with TRITON_INTERPRET=1 (the test starts it so)")
-    print(json.dumps(_run_checks()))
+def test_interpreted(interpreted_results, interpreted_check):  # one test per check (see conftest.py)
+    outcome = interpreted_results[interpreted_check]
+    if outcome != "ok":
+        pytest.fail(f"{interpreted_check} failed in the interpreter run:\n{outcome}", pytrace=False)

@@ -5,7 +5,7 @@ Triton's interpreter works only if ``TRITON_INTERPRET=1`` is set before ``triton
 its own standard library (``tl.zeros``, ``tl.sum``, ...) is built at that import, and in a pytest process
 triton has usually been imported already (``torch._dynamo`` imports it). So every check that runs a
 kernel is a plain ``check_*`` function executed in ONE fresh interpreter started with the flag set
-(``python this_file.py``, module fixture ``results``); each ``test_interpreted[<check>]`` then asserts
+(``run_interpreted.py``, via conftest's ``interpreted_results``); each ``test_interpreted[<check>]`` asserts
 its own check's outcome, so failures are still reported one by one.
 
 The interpreter runs each program instance in Python (~1 ms each, every op a NumPy call), so the shapes
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import subprocess
 import sys
-import traceback
 
 import pytest
 import torch
@@ -244,31 +242,12 @@ def check_disable_triton_and_cpu_tensors_stay_off_triton():
         assert calls == []
 
 
-def _run_checks() -> dict:
-    out = {}
-    for name, fn in CHECKS.items():
-        try:
-            fn()
-            out[name] = "ok"
-        except BaseException:  # noqa: BLE001 -- report every failure to the parent test
-            out[name] = traceback.format_exc()[-3000:]
-    return out
-
-
 # ------------------------------------------------------------------------------------------------ tests
 
-@pytest.fixture(scope="module")
-def results():
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    done = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=900, env=env)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.parametrize("name", list(CHECKS))
-def test_interpreted(results, name):
-    if results[name] != "ok":
-        pytest.fail(f"{name} failed in the interpreter run:\n{results[name]}", pytrace=False)
+def test_interpreted(interpreted_results, interpreted_check):  # one test per check (see conftest.py)
+    outcome = interpreted_results[interpreted_check]
+    if outcome != "ok":
+        pytest.fail(f"{interpreted_check} failed in the interpreter run:\n{outcome}", pytrace=False)
 
 
 def test_importing_spanmix_does_not_import_the_triton_kernels():
@@ -280,9 +259,3 @@ def test_importing_spanmix_does_not_import_the_triton_kernels():
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-
-
-if __name__ == "__main__":
-    if os.environ.get("TRITON_INTERPRET") != "1":
-        raise SystemExit("run with TRITON_INTERPRET=1 (the test starts it so)")
-    print(json.dumps(_run_checks()))
