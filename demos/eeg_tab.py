@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, load_weights, toast
+from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, load_weights, toast
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,14 +70,10 @@ class ShippedModel:
 
 
 def list_models(weights_dir: Path = WEIGHTS_DIR) -> list[ShippedModel]:
-    from spanmix.apps.harness.export import read_pretrained_config
-
     out = []
-    for cfg in sorted(Path(weights_dir).glob("*/config.json")):
-        d = read_pretrained_config(cfg).get("metadata", {}).get("demo")
-        if not d:
-            continue
-        out.append(ShippedModel(cfg.parent.name, cfg.parent, d["label"], d["dataset"], d["simulated"],
+    for folder, metadata in demo_exports(weights_dir):
+        d = metadata["demo"]
+        out.append(ShippedModel(folder.name, folder, d["label"], d["dataset"], d["simulated"],
                                 tuple(d["ch_names"]), tuple(map(tuple, d["ch_pos"])) if d.get("ch_pos") else None,
                                 float(d["sfreq"]), float(d["tmin"]), float(d["tmax"]), tuple(d["classes"]),
                                 bool(d["align"]), d["test_metrics"], d["command"]))

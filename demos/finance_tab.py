@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tab_common import DemoError, load_weights
+from tab_common import DemoError, demo_exports, load_weights
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,16 +75,13 @@ class ShippedModel:
 
 
 def list_models(weights_dir: Path = WEIGHTS_DIR) -> list[ShippedModel]:
-    from spanmix.apps.harness.export import read_pretrained_config
-
     models = []
-    for config_json in sorted(Path(weights_dir).glob("*/config.json")):
-        demo = read_pretrained_config(config_json).get("metadata", {}).get("demo")
-        if demo:
-            models.append(ShippedModel(
-                config_json.parent.name, config_json.parent, demo["label"], demo["k"], tuple(demo["features"]),
-                demo["seq_len"], tuple(demo["selected"]), demo["command"], demo["test_metrics"],
-                tuple(demo["test_period"]), demo["parameters"]))
+    for folder, metadata in demo_exports(weights_dir):
+        demo = metadata["demo"]
+        models.append(ShippedModel(
+            folder.name, folder, demo["label"], demo["k"], tuple(demo["features"]),
+            demo["seq_len"], tuple(demo["selected"]), demo["command"], demo["test_metrics"],
+            tuple(demo["test_period"]), demo["parameters"]))
     return sorted(models, key=lambda m: -m.k)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, load_weights, toast
+from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, load_weights, toast
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,18 +95,13 @@ class ShippedModel:
 
 def list_models(weights_dir: Path = WEIGHTS_DIR) -> list[ShippedModel]:
     """The exports under ``weights_dir`` written by ``demos/train_forecast_weights.py``, MS before S."""
-    from spanmix.apps.harness.export import read_pretrained_config
-
     models = []
-    for config_json in sorted(Path(weights_dir).glob("*/config.json")):
-        meta = read_pretrained_config(config_json).get("metadata", {})
-        demo = meta.get("demo")
-        if not demo:
-            continue
+    for folder, meta in demo_exports(weights_dir):
+        demo = meta["demo"]
         models.append(
             ShippedModel(
-                name=config_json.parent.name,
-                path=config_json.parent,
+                name=folder.name,
+                path=folder,
                 label=demo["label"],
                 model=demo["model"],
                 features=demo["features"],

@@ -12,7 +12,8 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["CSS", "MAX_UPLOAD_MB", "DemoError", "clean_message", "error_box", "load_weights", "toast"]
+__all__ = ["CSS", "MAX_UPLOAD_MB", "DemoError", "clean_message", "demo_exports", "error_box", "load_weights",
+           "toast"]
 
 #: The hub's cap on any upload, in MB (a tab may check a smaller one of its own).
 MAX_UPLOAD_MB = 20
@@ -53,3 +54,16 @@ def load_weights(path: str):
     from spanmix.apps.harness.export import load_pretrained
 
     return load_pretrained(path)
+
+
+def demo_exports(weights_dir: str | Path) -> list[tuple[Path, dict]]:
+    """``(export folder, its metadata)`` for every export under ``weights_dir`` whose metadata records a
+    ``demo`` entry (written by the ``demos/train_*_weights.py`` scripts), sorted by folder name."""
+    from spanmix.apps.harness.export import read_pretrained_config
+
+    found = []
+    for config_json in sorted(Path(weights_dir).glob("*/config.json")):
+        metadata = read_pretrained_config(config_json).get("metadata", {})
+        if metadata.get("demo"):
+            found.append((config_json.parent, metadata))
+    return found

@@ -16,7 +16,6 @@ Each entry is one of our configs trained unchanged (seed 0):
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -96,14 +95,14 @@ def train(name: str) -> Path:
 
 
 def write_metrics_table() -> Path:
+    from tab_common import demo_exports
+
     rows = []
-    for cfg in sorted(OUT_DIR.glob("*/config.json")):
-        demo = json.loads(cfg.read_text(encoding="utf-8"))["metadata"].get("demo")
-        if not demo:
-            continue
+    for folder, metadata in demo_exports(OUT_DIR):
+        demo = metadata["demo"]
         t = demo["test_metrics"]
-        size = (cfg.parent / "model.safetensors").stat().st_size
-        rows.append(f"| `{cfg.parent.name}` | {demo['label']} | {demo['test_epochs']} | {100 * t['acc']:.1f} | "
+        size = (folder / "model.safetensors").stat().st_size
+        rows.append(f"| `{folder.name}` | {demo['label']} | {demo['test_epochs']} | {100 * t['acc']:.1f} | "
                     f"{100 * t['bal_acc']:.1f} | {t['kappa']:.3f} | {size / 1024:.0f} KiB | `{demo['command']}` |")
     text = ("# Shipped EEG weights\n\n"
             "Small DBConformer weights trained by our configs (seed 0) for the EEG tab of the demo hub, on the shipped "

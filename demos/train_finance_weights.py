@@ -13,7 +13,6 @@ records the command, the data options, the selected tickers and the test metrics
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -74,14 +73,14 @@ def train(name: str) -> Path:
 
 
 def write_metrics_table() -> Path:
+    from tab_common import demo_exports
+
     rows = []
-    for config_json in sorted(OUT_DIR.glob("*/config.json")):
-        demo = json.loads(config_json.read_text(encoding="utf-8"))["metadata"].get("demo")
-        if not demo:
-            continue
+    for folder, metadata in demo_exports(OUT_DIR):
+        demo = metadata["demo"]
         t = demo["test_metrics"]
         rows.append(
-            f"| `{config_json.parent.name}` | {demo['label']} | {', '.join(demo['selected']) or '—'} | "
+            f"| `{folder.name}` | {demo['label']} | {', '.join(demo['selected']) or '—'} | "
             f"{demo['parameters']:,} | {t['mse'] * 1e4:.4f} / {t['rw_mse'] * 1e4:.4f} | "
             f"{t['mae'] * 1e2:.4f} / {t['rw_mae'] * 1e2:.4f} | {t['diracc']:.3f} / {t['rw_diracc']:.3f} | "
             f"{t['mape'] * 1e2:.3f} / {t['rw_mape'] * 1e2:.3f} | `{demo['command']}` |")

@@ -24,7 +24,6 @@ same way. ``pretrained/forecast/METRICS.md`` is rewritten from the ``config.json
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -170,19 +169,19 @@ def train(name: str) -> Path:
 
 def write_metrics_table() -> Path:
     """``pretrained/forecast/METRICS.md`` from every export's ``metadata.demo``."""
+    from tab_common import demo_exports
+
     rows = []
-    for config_json in sorted(OUT_DIR.glob("*/config.json")):
-        demo = json.loads(config_json.read_text(encoding="utf-8"))["metadata"].get("demo")
-        if not demo:
-            continue
-        size = (config_json.parent / "model.safetensors").stat().st_size
+    for folder, metadata in demo_exports(OUT_DIR):
+        demo = metadata["demo"]
+        size = (folder / "model.safetensors").stat().st_size
         t, n1, n24 = (
             demo["test_metrics"],
             demo["baselines"]["naive_season1"],
             demo["baselines"]["naive_season24"],
         )
         rows.append(
-            f"| `{config_json.parent.name}` | {demo['label']} | {demo['features']} | "
+            f"| `{folder.name}` | {demo['label']} | {demo['features']} | "
             f"{t['mse']:.4f} | {t['mae']:.4f} | {n24['mse']:.4f} / {n24['mae']:.4f} | "
             f"{n1['mse']:.4f} / {n1['mae']:.4f} | {size / 1024:.0f} KiB | `{demo['command']}` |"
         )
