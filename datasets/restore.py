@@ -98,7 +98,7 @@ def read_image(source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, min_size:
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """uint8 ``(H, W, 3)`` -> float32 ``(3, H, W)`` on [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
+    return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).float().div(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
