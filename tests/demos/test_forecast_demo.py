@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a 
 import forecast_tab as ft  # noqa: E402
 from spanmix.apps.harness.export import load_pretrained  # noqa: E402
 
-#: The weights the demo ships (demos/train_forecast_weights.py ENTRIES).
+#: The weights the demo ships (`spanmix weights build forecast`, apps/forecast/weights.py).
 SHIPPED = [
     "naive_vic_elec_s",
     "linear_vic_elec_s",
