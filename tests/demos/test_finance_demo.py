@@ -71,3 +71,5 @@ def test_live_data_offline_fails_into_a_message(monkeypatch, tmp_path):
                              cache_dir=str(tmp_path))
     assert fig is None and "cannot reach Yahoo Finance" in data and "load_snapshot(&#x27;wiki&#x27;)" not in data
     assert "snapshot" in data
+    # one plain message: no downloader internals, no server path
+    assert "Failed to establish" not in data and "ConnectionError" not in data and str(tmp_path) not in data
