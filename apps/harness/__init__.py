@@ -1,4 +1,5 @@
-"""The training harness every app shares: one CLI (``run_cli``), crash-safe checkpoints, safetensors export.
+"""The training harness every app shares: one CLI (``run_cli``), crash-safe checkpoints, safetensors export,
+the one weight-decay rule (``param_groups``).
 
     from spanmix.apps.harness import run_cli, SpanmixModule, save_pretrained, load_pretrained
 
@@ -15,6 +16,7 @@ _EXPORTS = {
     "AtomicCheckpointIO": "checkpoint", "SpanmixModule": "checkpoint", "RecordRunInfo": "checkpoint",
     "save_pretrained": "export", "load_pretrained": "export", "export_checkpoint": "export",
     "read_pretrained_config": "export", "atomic_path": "export", "update_pretrained_metadata": "export",
+    "param_groups": "optim", "decay_split": "optim",
 }
 __all__ = [
     "RUNS_DIR",
@@ -23,8 +25,10 @@ __all__ = [
     "SpanmixCLI",
     "SpanmixModule",
     "atomic_path",
+    "decay_split",
     "export_checkpoint",
     "load_pretrained",
+    "param_groups",
     "read_pretrained_config",
     "run_cli",
     "save_pretrained",
