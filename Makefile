@@ -45,6 +45,7 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) benchmarks/eeg.py --epochs 15 --seeds 0 1 2
 	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
 	$(PY) benchmarks/kernels.py --ptxas
+	$(PY) benchmarks/demo_load.py --concurrency 1 2 4
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -417,5 +418,5 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
                compute=False)
     listen(channels.change, lambda ch: gr.update(label=channels_label(ch)), [channels], [channel_box],
            api_name="eeg_channels_changed", compute=False)
-    listen(button.click, lambda s, u, c, e, ch: run(s, u, c, e, ch, weights_dir),
+    listen(button.click, partial(run, weights_dir=weights_dir),
            [source, upload, choice, events, channels], [table, topo, summary], api_name="eeg_decode")

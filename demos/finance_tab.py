@@ -22,6 +22,7 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -324,5 +325,5 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
            compute=False)
     listen(choice.change, lambda c: model_card(c, weights_dir), [choice], [card], api_name="finance_model_card",
            compute=False)
-    listen(button.click, lambda s, t, u, c, a, b: run(s, t, u, c, a, b, weights_dir),
+    listen(button.click, partial(run, weights_dir=weights_dir),
            [source, target, universe, choice, start, end], [corr, plot, data_md, metrics], api_name="finance_predict")

@@ -31,7 +31,7 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -629,7 +629,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
            api_name="forecast_model_card", compute=False)
     listen(
         button.click,
-        lambda s, u, c, t, p: predict(s, u, c, t, p, weights_dir),
+        partial(predict, weights_dir=weights_dir),  # not a lambda: the API page shows the parameters' names
         [source, upload, choice, target, position],
         [plot, metrics, card],
         api_name="forecast_predict",

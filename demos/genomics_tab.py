@@ -15,6 +15,7 @@ Bad input (other letters, empty text, too long, unreadable file) is shown as a m
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -227,11 +228,11 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
                 f"Shipped weights missing in {weights_dir}; run `python demos/train_genomics_weights.py`."
             )
         )
-    listen(classify_btn.click, lambda t, u: on_classify(t, u, weights_dir), [text, upload], [label, saliency],
+    listen(classify_btn.click, partial(on_classify, weights_dir=weights_dir), [text, upload], [label, saliency],
            api_name="genomics_classify")
     listen(
         generate_btn.click,
-        lambda p, n, t, k, s: (yield from on_generate(p, n, t, k, s, weights_dir)),
+        partial(on_generate, weights_dir=weights_dir),
         [prompt, n_new, temperature, top_k, seed],
         [generated],
         api_name="genomics_generate",

@@ -3,6 +3,7 @@ defaults are safe and quiet, ``make demo PORT=...`` reaches the hub, and the sha
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ def test_every_event_has_a_tab_api_name_and_a_concurrency_limit(blocks):
         assert "lambda" not in fn.api_name and fn.api_name.split("_")[0] in tabs, fn.api_name
         if fn.api_name in COMPUTE:
             assert fn.concurrency_limit == "default" and fn.api_visibility == "public", fn.api_name
+            params = list(inspect.signature(fn.fn).parameters)[: len(fn.inputs)]
+            assert all(len(p) > 2 for p in params), (fn.api_name, params)  # the API page names them, not `s, u, c`
         else:  # page updates: bounded, and not offered as API endpoints
             assert fn.concurrency_limit == tab_common.UI_CONCURRENCY, fn.api_name
             assert fn.api_visibility == "undocumented", fn.api_name

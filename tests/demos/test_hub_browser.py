@@ -30,6 +30,21 @@ def test_hub_caps_uploads(monkeypatch):
 
 
 @pytest.mark.slow
+def test_the_api_page_lists_named_endpoints(hub_page, hub_url, screenshot, tmp_path):
+    from playwright.sync_api import expect
+
+    info = hub_page.request.get(hub_url.rstrip("/") + "/gradio_api/info").json()
+    named = set(info["named_endpoints"])
+    assert {"/forecast_predict", "/eeg_decode", "/finance_predict", "/genomics_classify",
+            "/genomics_generate"} <= named, named
+    assert not [n for n in named if "lambda" in n] and not info["unnamed_endpoints"]
+    hub_page.get_by_role("button", name="Use via API").click()  # Gradio's API panel lists the endpoints
+    expect(hub_page.get_by_text("/forecast_predict").first).to_be_visible(timeout=60_000)
+    expect(hub_page.get_by_text("lambda")).to_have_count(0)
+    screenshot(hub_page, tmp_path / "hub_api.png", full_page=False)
+
+
+@pytest.mark.slow
 def test_forecast_the_shipped_data_in_the_browser(hub_page, screenshot, tmp_path):
     page = hub_page
     from playwright.sync_api import expect
