@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from spanmix.apps.harness.errors import SpanmixError, cli_errors
 
 __all__ = ["Built", "Entry", "WeightsError", "WeightsTable", "build", "effective_config", "list_exports", "main",
            "records", "score", "table_for", "write_metrics"]
@@ -56,8 +57,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 
 
-class WeightsError(ValueError):
-    """A bad app, entry or table: the message names it and what is expected."""
+class WeightsError(SpanmixError, ValueError):
+    """A bad app, entry or table, or a failed fit: the message names it and what is expected."""
 
 
 @dataclass(frozen=True)
@@ -349,8 +350,8 @@ def _listing(table: WeightsTable, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``spanmix weights build|table <app> ...``; returns the exit code."""
+def main(argv: Sequence[str] | None = None, debug: bool = False) -> int:
+    """``spanmix weights build|table <app> ...``; returns the exit code (a user error: message, exit 2)."""
     parser = argparse.ArgumentParser(
         prog="spanmix weights", description="Build the shipped weights of an app from its table of entries.",
         epilog="build: fit, export, reload, test and record the named entries (none named: list them); "
@@ -362,30 +363,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="weights folder (default: pretrained/<app>)")
     parser.add_argument("--runs", default="runs", help="runs folder (default: runs)")
     ns = parser.parse_intermixed_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        table = table_for(ns.app)
-        out_dir = Path(ns.out or Path("pretrained") / table.app)
-        if ns.command == "table":
-            if ns.entries or ns.all:
-                raise WeightsError("table takes no entry names: it lists every built entry")
-            print(f"wrote {write_metrics(table, out_dir)}")
-            return 0
-        if ns.all and ns.entries:
-            raise WeightsError("give entry names or --all, not both")
-        names = [e.name for e in table.entries] if ns.all else ns.entries
-        if not names:
-            print(_listing(table, out_dir))
-            return 0
-        for name in names:
-            table.entry(name)
-        build(table, names, out_dir, ns.runs)
-    except WeightsError as e:
-        sys.stderr.write(f"spanmix weights: error: {e}\n")
-        return 2
-    except subprocess.CalledProcessError as e:
-        sys.stderr.write(f"spanmix weights: error: the fit exited with status {e.returncode}: {' '.join(e.cmd)}\n")
-        return 1
+    with cli_errors(f"spanmix weights {ns.command}", debug):
+        _run(ns)
     return 0
+
+
+def _run(ns: argparse.Namespace) -> None:
+    table = table_for(ns.app)
+    out_dir = Path(ns.out or Path("pretrained") / table.app)
+    if ns.command == "table":
+        if ns.entries or ns.all:
+            raise WeightsError("table takes no entry names: it lists every built entry")
+        print(f"wrote {write_metrics(table, out_dir)}")
+        return
+    if ns.all and ns.entries:
+        raise WeightsError("give entry names or --all, not both")
+    names = [e.name for e in table.entries] if ns.all else ns.entries
+    if not names:
+        print(_listing(table, out_dir))
+        return
+    for name in names:
+        table.entry(name)
+    try:
+        build(table, names, out_dir, ns.runs)
+    except subprocess.CalledProcessError as e:
+        raise WeightsError(f"a fit exited with status {e.returncode} (its error is above): "
+                           f"{' '.join(map(str, e.cmd))}") from None
 
 
 if __name__ == "__main__":

@@ -111,9 +111,12 @@ def test_bad_tables_entries_and_commands(tmp_path, monkeypatch, capsys):
     assert spanmix(["weights", "build", "forecast"]) == 0
     listing = capsys.readouterr().out
     assert "linear_vic_elec_s" in listing and "not built" in listing and "--data.features S" in listing
-    assert spanmix(["weights", "build", "forecast", "nope"]) == 2
-    assert "unknown forecast entry 'nope'; expected one of: naive_vic_elec_s" in capsys.readouterr().err
-    assert spanmix(["weights", "build", "forecast", "--all", "linear_vic_elec_s"]) == 2
-    assert "entry names or --all, not both" in capsys.readouterr().err
-    assert spanmix(["weights", "build", "points"]) == 2
-    assert "unknown app 'points'" in capsys.readouterr().err
+    for argv, message in [
+        (["build", "forecast", "nope"], "unknown forecast entry 'nope'; expected one of: naive_vic_elec_s"),
+        (["build", "forecast", "--all", "linear_vic_elec_s"], "entry names or --all, not both"),
+        (["build", "points"], "unknown app 'points'"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            spanmix(["weights", *argv])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.startswith(f"spanmix weights build: error: {message}")
