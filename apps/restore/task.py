@@ -4,7 +4,8 @@ Loss: L1 (SR, deblurring, dehazing) or Charbonnier (eps 1e-3; Gaussian colour de
 files. Metrics: PSNR / SSIM (``spanmix.apps.restore.metrics``) of the output rounded to 8 bits, on the Y
 channel with ``crop_border = scale`` for SR and on RGB otherwise (the paper's conventions), logged as
 ``<stage>/psnr`` and ``<stage>/ssim`` beside ``<stage>/loss``. Optimiser: Adam(lr, betas (0.9, 0.99)) with
-MultiStepLR (SR / denoising files) or AdamW; built in ``configure_optimizers`` only.
+MultiStepLR (SR / denoising files) or AdamW, over the harness's ``param_groups`` (no decay on biases,
+norms, ``A_logs``/``Ds``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from spanmix.apps.restore.metrics import psnr, ssim
 
 __all__ = ["MODELS", "RestoreTask", "build_model"]
@@ -99,10 +101,11 @@ class RestoreTask(SpanmixModule):
 
     def configure_optimizers(self):
         hp = self.hparams
+        groups = param_groups(self.net, hp.weight_decay)  # the harness's one decay rule
         if hp.optimizer == "adam":
-            opt = torch.optim.Adam(self.parameters(), lr=hp.lr, betas=(0.9, 0.99), weight_decay=hp.weight_decay)
+            opt = torch.optim.Adam(groups, lr=hp.lr, betas=(0.9, 0.99))
         else:
-            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, betas=(0.9, 0.999), weight_decay=hp.weight_decay)
+            opt = torch.optim.AdamW(groups, lr=hp.lr, betas=(0.9, 0.999))
         if not hp.milestones:
             return opt
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(hp.milestones), gamma=0.5)
