@@ -89,6 +89,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=64, help="input side for the timing (pixels)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--results", nargs="*", default=[str(ROOT / "pretrained" / "restore" / "results.json")],
+                        help="results.json files of `spanmix weights build restore` (default: the shipped one; add "
+                             "the --out of a separate baseline build)")
     ns = parser.parse_args(argv)
     from spanmix.apps.restore.models import OFFICIAL_CONFIGS, PUBLISHED_PARAMS, build_official, count_parameters
 
@@ -97,8 +100,10 @@ def main(argv=None) -> int:
              f"`python benchmarks/restore.py --side {ns.side} --repeats {ns.repeats}`; torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; load average {load_before:.1f} at the start (2 shared cores).", ""]
 
-    results_file = ROOT / "pretrained" / "restore" / "results.json"
-    records = json.loads(results_file.read_text()) if results_file.exists() else {}
+    records = {}
+    for f in map(Path, ns.results):
+        if f.exists():
+            records.update(json.loads(f.read_text()))
     base = _baselines()
     lines += ["## PSNR / SSIM on the shipped test images (synthetic degradation of real images)", "",
               "Two 256x256 test images, never trained on; SR x2 on Y with crop_border 2, the other tasks on RGB. "
