@@ -48,19 +48,16 @@ def _apply(argv: Sequence[str]) -> int:
     from spanmix.apps.restore.inference import restore
     from spanmix.datasets.restore import read_image, to_tensor, to_uint8
 
-    try:
-        net, hp = load_restorer(ns.weights)
-        cap = ns.max_pixels if ns.tile is None or ns.max_pixels != 1024 * 1024 else 64 * 1024 * 1024
-        img = read_image(ns.input, max_pixels=cap)
-        scale = hp.get("scale", 1) if hp.get("task") == "sr" else 1
-        started = time.perf_counter()
-        out = restore(net, to_tensor(img), scale=scale, tile=ns.tile, overlap=ns.tile_overlap,
-                      self_ensemble=ns.self_ensemble)
-        seconds = time.perf_counter() - started
-        Image.fromarray(to_uint8(out)).save(ns.output)
-    except (ValueError, FileNotFoundError) as e:
-        sys.stderr.write(f"spanmix restore apply: error: {e}\n")
-        return 1
+    # Errors (bad image, weights, tiling options) reach the `spanmix` dispatcher, which prints them on one line.
+    net, hp = load_restorer(ns.weights)
+    cap = ns.max_pixels if ns.tile is None or ns.max_pixels != 1024 * 1024 else 64 * 1024 * 1024
+    img = read_image(ns.input, max_pixels=cap)
+    scale = hp.get("scale", 1) if hp.get("task") == "sr" else 1
+    started = time.perf_counter()
+    out = restore(net, to_tensor(img), scale=scale, tile=ns.tile, overlap=ns.tile_overlap,
+                  self_ensemble=ns.self_ensemble)
+    seconds = time.perf_counter() - started
+    Image.fromarray(to_uint8(out)).save(ns.output)
     h, w = img.shape[:2]
     print(f"{ns.input} ({w}x{h}) -> {ns.output} ({out.shape[2]}x{out.shape[1]}), {hp.get('task')} in {seconds:.2f} s"
           f"{' (x8 self-ensemble)' if ns.self_ensemble else ''}{f' (tiles of {ns.tile})' if ns.tile else ''}")

@@ -40,15 +40,15 @@ def test_fit_test_predict_export_apply(tmp_path, request):
 
     Image.fromarray(np.zeros((8, 8, 4), np.uint8), "RGBA").save(tmp_path / "alpha.png")
     r = spanmix("restore", "apply", "--weights", "exp", "--input", "alpha.png", "--output", "o.png", cwd=tmp_path)
-    assert r.returncode == 1 and "alpha channel" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "alpha channel" in r.stderr and "Traceback" not in r.stderr
     r = spanmix("restore", "apply", "--weights", "exp", "--input", "in.png", "--output", "o.png", "--max-pixels",
                 "100", cwd=tmp_path)
-    assert r.returncode == 1 and "--tile" in r.stderr
+    assert r.returncode == 2 and "--tile" in r.stderr
 
 
 def test_apply_errors_name_the_flag(tmp_path):
     r = spanmix("restore", "apply", "--weights", str(tmp_path), "--input", "x.png", "--output", "y.png", cwd=tmp_path)
-    assert r.returncode == 1 and "--weights" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "--weights" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_scale_mismatch_is_one_clear_error(request, tmp_path):
