@@ -2,8 +2,8 @@
 
 1. PSNR / SSIM on the two shipped test images (chelsea, motorcycle; **synthetic degradation of real
    images**, the data module's seeds) of MaIR vs the baselines: bicubic (SR) or the degraded input itself,
-   the plain CNN and MaIR with ``scan: raster`` (read from ``pretrained/restore/results.json``, written by
-   ``spanmix weights build restore --all``);
+   the plain CNN and MaIR with ``scan: raster`` (the records of ``spanmix weights build restore --all`` in
+   ``pretrained/restore``);
 2. parameter counts of every official config vs the published figures;
 3. CPU milliseconds per megapixel of input (forward, batch 1, no grad) at the lightweight configs and the
    shipped tiny one, and the share of that time spent inside the selective scan.
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -89,9 +88,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=64, help="input side for the timing (pixels)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--results", nargs="*", default=[str(ROOT / "pretrained" / "restore" / "results.json")],
-                        help="results.json files of `spanmix weights build restore` (default: the shipped one; add "
-                             "the --out of a separate baseline build)")
+    parser.add_argument("--weights", default=str(ROOT / "pretrained" / "restore"),
+                        help="the --out folder of `spanmix weights build restore` (default: the shipped one)")
     ns = parser.parse_args(argv)
     from spanmix.apps.restore.models import OFFICIAL_CONFIGS, PUBLISHED_PARAMS, build_official, count_parameters
 
@@ -100,10 +98,10 @@ def main(argv=None) -> int:
              f"`python benchmarks/restore.py --side {ns.side} --repeats {ns.repeats}`; torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; load average {load_before:.1f} at the start (2 shared cores).", ""]
 
-    records = {}
-    for f in map(Path, ns.results):
-        if f.exists():
-            records.update(json.loads(f.read_text()))
+    from spanmix.apps.harness.weights import records as built_records
+    from spanmix.apps.restore.weights import RESTORE
+
+    records = built_records(RESTORE, Path(ns.weights))
     base = _baselines()
     lines += ["## PSNR / SSIM on the shipped test images (synthetic degradation of real images)", "",
               "Two 256x256 test images, never trained on; SR x2 on Y with crop_border 2, the other tasks on RGB. "
