@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demos"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _measure import markdown_table  # noqa: E402
+from _measure import markdown_table
 
 RESULTS = ROOT / "benchmarks" / "results" / "demo_load.md"
 ENDPOINTS = ["forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate"]
