@@ -20,8 +20,9 @@ standardised values near zero it is unstable — kept for parity with TSLib's ta
 ``{train,val,test}/loss`` (the training criterion). All are averaged over every element of every window.
 
 Optimiser: AdamW (= Adam when ``weight_decay`` is 0, TSLib's choice); biases, norm weights and parameters
-flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` halves
-the learning rate after every epoch (Informer / TSLib ``--lradj type1``).
+flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` is the
+official repositories' ``--lradj type1`` (Informer2020, TSLib, iTransformer, S-Mamba, Gateformer): the first
+rate for the first **two** epochs, then halved after every epoch (:func:`type1_lr_factor`).
 
 Models without parameters (``naive``): the task switches to manual optimisation, ``configure_optimizers``
 returns no optimiser and ``training_step`` only computes and logs the loss, so ``fit`` runs no optimiser step
@@ -45,12 +46,22 @@ from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSqu
 from spanmix.apps.forecast.models import FORECAST_MODELS
 from spanmix.apps.harness.checkpoint import SpanmixModule
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask"]
+__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask", "type1_lr_factor"]
 
 LOSSES = ("mse", "mae", "huber")
 LR_SCHEDULES = ("type1",)
 BATCH_KEYS = ("x_enc", "x_mark_enc", "x_dec", "x_mark_dec")
 STANDARD_ARGS = ("n_features", "n_targets", "seq_len", "label_len", "pred_len", "n_time_features")
+
+
+def type1_lr_factor(epoch: int) -> float:
+    """Learning-rate multiplier of 0-based ``epoch`` under ``--lradj type1``.
+
+    The official loops call ``adjust_learning_rate(optimizer, epoch + 1, args)`` after each epoch, which
+    sets ``lr * 0.5 ** ((epoch + 1 - 1) // 1)``: epochs 0 and 1 run at ``lr``, epoch ``e >= 1`` at
+    ``lr * 0.5 ** (e - 1)``.
+    """
+    return 0.5 ** max(epoch - 1, 0)
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -73,7 +84,7 @@ class ForecastTask(SpanmixModule):
         lr: learning rate.
         weight_decay: decoupled weight decay (0: plain Adam).
         loss: ``"mse"``, ``"mae"`` or ``"huber"`` (smooth L1, delta 1).
-        lr_schedule: None (constant) or ``"type1"`` (halve every epoch).
+        lr_schedule: None (constant) or ``"type1"`` (two epochs at ``lr``, then halve every epoch).
     """
 
     def __init__(self, model: str = "informer", model_options: dict[str, Any] | None = None, *,
@@ -187,5 +198,5 @@ class ForecastTask(SpanmixModule):
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hparams.lr)
         if self.hparams.lr_schedule is None:
             return optimizer
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, type1_lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

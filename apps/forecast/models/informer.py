@@ -19,7 +19,7 @@ Layers are post-LN, as in the paper and the official code (unlike the backbone's
 
 Official defaults (``main_informer.py``): d_model 512, n_heads 8, e_layers 2, d_layers 1, d_ff 2048,
 dropout 0.05, factor 5, activation gelu, distil True, embed timeF; Adam, lr 1e-4, batch 32, 6 epochs,
-learning rate halved every epoch ("type1").
+"type1" learning rate (kept two epochs, then halved every epoch).
 
 Departures from the official code (each quirk is available with ``official=True``):
 
