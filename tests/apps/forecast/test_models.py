@@ -120,9 +120,49 @@ def test_informer_distilling_halves_the_encoder_length_per_layer():
     assert encoder_input_lengths(model) == [96, 48, 24] == model.encoder_lengths()
     no_distil = make("informer", seq_len=96, e_layers=3, distil=False).eval()
     assert encoder_input_lengths(no_distil) == [96, 96, 96]
-    # The official ConvLayer pads 2 per side: 96 -> 49 -> 26 (kept behind the `official` flag).
-    official = make("informer", seq_len=96, e_layers=3, official=True).eval()
-    assert encoder_input_lengths(official) == [96, 49, 26] == official.encoder_lengths()
+    # TSLib's ConvLayer pads 2 per side: 96 -> 49 -> 26; Informer2020's pads 1 on torch 2 (its
+    # `torch.__version__ >= '1.5.0'` string test). The old `official=True` padded 2 for both.
+    tslib = make("informer", seq_len=96, e_layers=3, official="tslib").eval()
+    assert encoder_input_lengths(tslib) == [96, 49, 26] == tslib.encoder_lengths()
+    informer2020 = make("informer", seq_len=96, e_layers=3, official="informer2020").eval()
+    assert encoder_input_lengths(informer2020) == [96, 48, 24] == informer2020.encoder_lengths()
+
+
+def attention_layers(model: Informer) -> dict[str, list]:
+    return {"encoder": [layer.mixer for layer in model.encoder_layers],
+            "self": [layer.self_attention for layer in model.decoder_layers],
+            "cross": [layer.cross_attention for layer in model.decoder_layers]}
+
+
+def test_informer_official_switch_names_the_repository_and_matches_its_code():
+    """Each switch reproduces one repository. Oracle run (scratch copies of zhouhaoyi/Informer2020@29f2a73 and
+    thuml/Time-Series-Library@4e938a1, their weights copied into ours, C=3, D=16, 2 heads, d_ff 32, L=96,
+    label 48, H=24, eval, the same global-RNG key samples): max |official - ours| = 3.3e-7 (Informer2020 vs
+    "informer2020") and 2.4e-7 (TSLib vs "tslib"); crossing the modes gives 0.68-1.45 (outputs ~1)."""
+    options = {"d_model": 16, "n_heads": 2, "d_ff": 32, "e_layers": 2, "d_layers": 1, "factor": 5}
+    sizes = {"n_features": 3, "n_targets": 3, "seq_len": 96, "label_len": 48, "pred_len": 24, "n_time_features": 4}
+    built = {mode: build_forecast_model("informer", **sizes, **options, official=mode)
+             for mode in (None, "informer2020", "tslib")}
+    # Parameter counts of the official models at these sizes (token-conv / timeF biases differ).
+    assert {m: count_parameters(net) for m, net in built.items()} == {None: 9171, "informer2020": 9203, "tslib": 9139}
+
+    ours, i2020, tslib = (attention_layers(built[m]) for m in (None, "informer2020", "tslib"))
+    # Informer2020: backbone ProbSparse encoder, scrambled (mix) decoder self-attention, full cross-attention.
+    assert all(isinstance(m, ProbSparseAttention) and m.lazy_causal == "cumsum" for m in i2020["encoder"])
+    assert [(a.kind, a.mix, a.lazy_causal) for a in i2020["self"]] == [("prob", True, "cumsum")]
+    assert [(a.kind, a.mix) for a in i2020["cross"]] == [("full", False)]
+    # TSLib: every attention is ProbSparse with its output read as (B, L, H*d) without moving the heads.
+    assert all(a.kind == "prob" and a.mix for a in tslib["encoder"] + tslib["self"] + tslib["cross"])
+    assert all(a.lazy_causal == "cumsum" for a in tslib["self"])
+    # Ours: heads merged properly, full cross-attention, running-mean lazy queries.
+    assert [(a.kind, a.mix, a.lazy_causal) for a in ours["self"]] == [("prob", False, "cummean")]
+    assert all(m.measure == "informer" for mode in (ours, i2020) for m in mode["encoder"])
+
+    for bad, match in ((True, "official must be None"), ("yes", "official must be None")):
+        with pytest.raises(ValueError, match=match):
+            make("informer", official=bad)
+    with pytest.raises(ValueError, match="needs mixer='probsparse'"):
+        make("informer", official="tslib", mixer="full")
 
 
 @pytest.mark.parametrize("train", [False, True])
