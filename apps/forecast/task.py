@@ -18,6 +18,11 @@ Metrics (torchmetrics, on the **normalised** scale, as TSLib reports them): ``{v
 ``/rmse`` (``MeanSquaredError(squared=False)``) and ``/mape`` (``MeanAbsolutePercentageError``; on
 standardised values near zero it is unstable — kept for parity with TSLib's table, read MSE/MAE), plus
 ``{train,val,test}/loss`` (the training criterion). All are averaged over every element of every window.
+In **data units** too: ``test/mse_original`` and ``test/mae_original``, the same errors after mapping
+prediction and target back with the data module's ``inverse_transform`` (the training split's mean/std);
+logged whenever the trainer has a data module with ``inverse_transform`` (``trainer.test(task,
+datamodule=dm)``, the CLI), absent when it is given bare data loaders. With several target channels of
+different units they average over all of them, as the normalised ones do.
 
 Optimiser: AdamW (= Adam when ``weight_decay`` is 0, TSLib's choice); biases, norm weights and parameters
 flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` is the
@@ -116,6 +121,8 @@ class ForecastTask(SpanmixModule):
             self.automatic_optimization = False  # nothing to optimise: training_step only logs the loss
         self.val_metrics = _metrics("val/")
         self.test_metrics = _metrics("test/")
+        self.test_original = MetricCollection({"mse_original": MeanSquaredError(),
+                                               "mae_original": MeanAbsoluteError()}, prefix="test/")
 
     # ------------------------------------------------------------------------------------------ forward
     @property
@@ -163,12 +170,21 @@ class ForecastTask(SpanmixModule):
         target = self._target(batch)
         loss = self.loss(pred, target)
         metrics.update(pred.reshape(-1), target.reshape(-1))
+        inverse = self._inverse_transform() if stage == "test" else None
+        if inverse is not None:
+            self.test_original.update(inverse(pred).reshape(-1), inverse(target).reshape(-1))
+            self.log_dict(self.test_original, on_step=False, on_epoch=True)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=pred.shape[0])
         self.log_dict(metrics, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._evaluate(batch, "val", self.val_metrics)
+
+    def _inverse_transform(self):
+        """The data module's map to data units, or None (no trainer or no such data module)."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        return getattr(datamodule, "inverse_transform", None)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._evaluate(batch, "test", self.test_metrics)

@@ -162,6 +162,24 @@ def test_naive_fit_runs_no_step_and_test_metrics_equal_a_direct_computation(dm):
     assert result["test/loss"] == pytest.approx(result["test/mse"], rel=1e-5)
 
 
+def test_test_metrics_in_data_units_beside_the_normalised_ones(dm):
+    """test/mse_original, test/mae_original: the errors after dm.inverse_transform (absent before)."""
+    task = make_task(dm, "naive", model_options={"season": 24})
+    result = trainer().test(task, dm, verbose=False)[0]
+    windows = dm.datasets["test"]
+    x = torch.stack([windows[i]["x_enc"][:, -1:] for i in range(len(windows))])  # (N, seq_len, 1)
+    y = torch.stack([windows[i]["y"][-PRED:] for i in range(len(windows))])  # (N, pred_len, 1)
+    pred = x[:, SEQ - 24 + torch.arange(PRED) % 24]
+    err = (dm.inverse_transform(pred) - dm.inverse_transform(y)).double()
+    assert result["test/mse_original"] == pytest.approx(err.square().mean().item(), rel=1e-5)
+    assert result["test/mae_original"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+    std = float(dm.scaler.std[-1])  # one target channel: data-unit MSE = std² x normalised MSE
+    assert result["test/mse_original"] == pytest.approx(std ** 2 * result["test/mse"], rel=1e-4)
+    assert result["test/mae_original"] == pytest.approx(std * result["test/mae"], rel=1e-4)
+    bare = trainer().test(task, dataloaders=dm.test_dataloader(), verbose=False)[0]
+    assert "test/mse_original" not in bare and bare["test/mse"] == pytest.approx(result["test/mse"])
+
+
 def test_predict_returns_the_normalised_forecast(dm):
     task = make_task(dm, "naive")
     (pred,) = trainer().predict(task, dm)
