@@ -257,6 +257,25 @@ def test_instance_normalised_models_are_scale_and_shift_equivariant(name, option
     torch.testing.assert_close(out_affine, a * out + b, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("mixer", ["mamba", "full"])
+def test_smamba_and_itransformer_use_norm_false_is_the_normalisation_ablation(mixer):
+    """Official --use_norm 0: no instance normalisation (the option did not exist before)."""
+    normed = make("smamba", "M", mixer=mixer, n_heads=2).eval()
+    plain = make("smamba", "M", mixer=mixer, n_heads=2, use_norm=False).eval()
+    plain.load_state_dict(normed.state_dict())
+    x_enc, x_mark_enc, _, _ = batch(normed)
+    x_std, _ = normed.norm.normalize(x_enc)  # already instance-normalised input: the switch changes nothing
+    torch.testing.assert_close(plain(x_std, x_mark_enc), normed(x_std, x_mark_enc), atol=1e-4, rtol=1e-4)
+    shifted = x_enc + 5.0
+    torch.testing.assert_close(normed(shifted, x_mark_enc), normed(x_enc, x_mark_enc) + 5.0, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(plain(shifted, x_mark_enc), plain(x_enc, x_mark_enc) + 5.0, atol=1e-2)
+    tokens = plain.embedding(x_enc, x_mark_enc)
+    for layer in plain.layers:
+        tokens = layer(tokens)
+    expected = plain.projection(plain.final_norm(tokens))[:, :3].transpose(1, 2)
+    torch.testing.assert_close(plain(x_enc, x_mark_enc), expected)
+
+
 def test_smamba_time_marks_become_tokens():
     with_marks = make("smamba")
     x_enc, x_mark_enc, _, _ = batch(with_marks)
