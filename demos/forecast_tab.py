@@ -31,13 +31,23 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, load_weights, toast
+from tab_common import (
+    LABEL_FONTSIZE,
+    MAX_UPLOAD_MB,
+    DemoError,
+    clean_message,
+    demo_exports,
+    legend,
+    listen,
+    load_weights,
+    toast,
+)
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +397,7 @@ def make_figure(window: dict[str, Any], future: dict[str, Any], model_label: str
         f"Backtest: test window {window['index'] + 1:,} of {window['windows']:,} "
         f"(MAE {_fmt_units(window['mae_units'])} {units})",
         loc="left",
-        fontsize=11,
+        fontsize=LABEL_FONTSIZE,
     )
     bottom.plot(
         future["history_dates"],
@@ -398,12 +408,12 @@ def make_figure(window: dict[str, Any], future: dict[str, Any], model_label: str
     )
     bottom.plot(future["dates"], future["pred"], color="tab:red", lw=2.0, label=model_label)
     bottom.set_title(
-        f"Forecast past the last row ({future['dates'][0]:%Y-%m-%d %H:%M} onwards)", loc="left", fontsize=11
+        f"Forecast past the last row ({future['dates'][0]:%Y-%m-%d %H:%M} onwards)", loc="left", fontsize=LABEL_FONTSIZE
     )
     for ax in (top, bottom):
-        ax.set_ylabel(f"{target} ({units})")
+        ax.set_ylabel(f"{target} ({units})", fontsize=LABEL_FONTSIZE)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -611,11 +621,16 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
             plot = gr.Plot(label="Forecast", show_label=False, format="png", elem_id="forecast-plot")
             metrics = gr.Markdown(elem_id="forecast-metrics")
             card = gr.Markdown(model_card(default, weights_dir), elem_id="forecast-card")
-    source.change(lambda s, c: on_source(s, c, weights_dir), [source, choice], [upload_group, choice])
-    upload.change(lambda u, c: on_upload(u, c, weights_dir), [upload, choice], [target, upload_info])
-    choice.change(lambda c: model_card(c, weights_dir), [choice], [card])
-    button.click(
-        lambda s, u, c, t, p: predict(s, u, c, t, p, weights_dir),
+    listen(source.change, lambda s, c: on_source(s, c, weights_dir), [source, choice], [upload_group, choice],
+           api_name="forecast_source_changed", compute=False)
+    listen(upload.change, lambda u, c: on_upload(u, c, weights_dir), [upload, choice], [target, upload_info],
+           api_name="forecast_upload_changed", compute=False)
+    listen(choice.change, lambda c: model_card(c, weights_dir), [choice], [card],
+           api_name="forecast_model_card", compute=False)
+    listen(
+        button.click,
+        partial(predict, weights_dir=weights_dir),  # not a lambda: the API page shows the parameters' names
         [source, upload, choice, target, position],
         [plot, metrics, card],
+        api_name="forecast_predict",
     )

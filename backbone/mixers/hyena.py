@@ -28,6 +28,10 @@ class HyenaFilter(nn.Module):
     log(1e-2)/0.3 (the authors' ``ExponentialModulation``: at t = 1 = tap max_len-1 channels have
     decayed to between 4.6e-2 and 2e-7 of their start). The rates are fixed (not learned), as there.
 
+    Every parameter carries ``_no_weight_decay = True``: the authors train the filter with weight decay 0
+    (``wd=0`` of their ``HyenaFilter``, ``wd: 0.0`` in HyenaDNA's configs), and the harness's optimiser rule
+    honours the flag.
+
     ``forward(length, dtype)`` -> (channels, length) in ``dtype`` (the FFN runs in that precision).
     """
 
@@ -41,6 +45,8 @@ class HyenaFilter(nn.Module):
         self.freq = nn.Parameter(torch.ones(filter_order))  # the shared Sin frequency
         self.decay_range = (math.log(target) / slow_decay_pct, math.log(target) / fast_decay_pct)
         self.bias = nn.Parameter(torch.randn(channels))  # the skip term D of each filter's convolution
+        for p in self.parameters():
+            p._no_weight_decay = True
 
     def features(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
         """(length, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions 0..length-1."""
