@@ -6,7 +6,7 @@ The page shows one row per epoch (time, event, predicted class and its probabili
 the event names one of the model's classes) and a topomap (``mne.viz.plot_topomap``) of DBConformer's
 channel-attention weights averaged over the epochs.
 
-Weights: ``pretrained/eeg/*`` (``demos/train_eeg_weights.py``). Each records the channels, rate, window and
+Weights: ``pretrained/eeg/*`` (``spanmix weights build eeg``). Each records the channels, rate, window and
 classes it was trained on. An upload is read with mne, the model's channels are picked (a message names the
 missing ones), it is resampled to the model's rate and epoched ``[tmin, tmax)`` around the chosen events,
 scaled to microvolts and Euclidean-aligned with its own epochs (as the training data was, per subject).
@@ -385,7 +385,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
 
     models = list_models(weights_dir)
     if not models:
-        gr.Markdown(error_box(f"No shipped EEG weights in {weights_dir}; run `python demos/train_eeg_weights.py`."))
+        gr.Markdown(error_box(f"No shipped EEG weights in {weights_dir}; run `spanmix weights build eeg --all`."))
         return
     first = next((m for m in models if m.name == SOURCE_MODEL[REAL]), models[0])
     gr.Markdown("Decode EEG epochs with **DBConformer** (Wang et al. 2025): a temporal and a spatial transformer "

@@ -7,7 +7,7 @@ The page shows the return-correlation matrix of the training window and the tick
 next-day prediction against the truth over the test period (closes and returns), and the test metrics next
 to the random walk (zero return = yesterday's close).
 
-The weights (``pretrained/finance/``, trained by ``demos/train_finance_weights.py`` on the ``wiki``
+The weights (``pretrained/finance/``, built by ``spanmix weights build finance`` on the ``wiki``
 snapshot, target AAPL) read 30 days of 4 features per ticker: the ``k2`` weights need exactly two
 correlated tickers, ``k0`` the target alone. On any other target or data they are applied zero-shot (the
 features are standardised with the new data's training split), and the page says so. Offline, the live
@@ -251,7 +251,7 @@ def model_card(choice: str, weights_dir: Path = WEIGHTS_DIR) -> str:
             f"wiki snapshot, target AAPL (correlated: {', '.join(m.selected) or 'none'}):\n```\n{m.command}\n```\n"
             f"Recorded test ({m.test_period[0]}..{m.test_period[1]}): MSE ×10⁴ {t['mse'] * 1e4:.4f} "
             f"(random walk {t['rw_mse'] * 1e4:.4f}), directional accuracy {t['diracc']:.3f}, MAPE "
-            f"{t['mape'] * 1e2:.3f} %. Regenerate with `python demos/train_finance_weights.py {m.name}`.")
+            f"{t['mape'] * 1e2:.3f} %. Regenerate with `spanmix weights build finance {m.name}`.")
 
 
 def run(source: str, target: str, universe: str, choice: str, start: str | None = None, end: str | None = None,
@@ -296,7 +296,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     models = list_models(weights_dir)
     if not models:
         gr.Markdown(error_box(f"No shipped finance weights in {weights_dir}. Run "
-                              "`python demos/train_finance_weights.py` to make them."))
+                              "`spanmix weights build finance --all` to make them."))
         return
     labels = list(sources())
     gr.Markdown(

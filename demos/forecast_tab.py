@@ -2,7 +2,7 @@
 
 Pick a series -- the shipped ``vic_elec`` (hourly Victorian electricity demand, its temperature and
 holidays) or ``epf_fr_be`` (hourly Belgian day-ahead prices), or upload a CSV -- and one of the small
-models in ``pretrained/forecast/`` (trained by ``demos/train_forecast_weights.py`` with our configs on
+models in ``pretrained/forecast/`` (built by ``spanmix weights build forecast`` from our configs on
 vic_elec). The page shows the test error on the series' test split next to the naive baselines, one
 backtest window plotted against the truth, the forecast past the last row, and which command and
 config trained the weights, with their recorded test error.
@@ -104,7 +104,7 @@ class ShippedModel:
 
 
 def list_models(weights_dir: Path = WEIGHTS_DIR) -> list[ShippedModel]:
-    """The exports under ``weights_dir`` written by ``demos/train_forecast_weights.py``, MS before S."""
+    """The exports under ``weights_dir`` written by ``spanmix weights build forecast``, MS before S."""
     models = []
     for folder, meta in demo_exports(weights_dir):
         demo = meta["demo"]
@@ -468,7 +468,7 @@ def model_card(choice: str, weights_dir: Path = WEIGHTS_DIR) -> str:
         f"{how} on **{m.dataset}** with config `{m.config_file}` (seed 0{epoch}):\n"
         f"```\n{m.command}\n```\n"
         f"**Recorded test error** ({m.dataset} test split, normalised): **MSE {_fmt(t['mse'])}, "
-        f"MAE {_fmt(t['mae'])}**{naive}. Regenerate with `python demos/train_forecast_weights.py {m.name}`."
+        f"MAE {_fmt(t['mae'])}**{naive}. Regenerate with `spanmix weights build forecast {m.name}`."
     )
 
 
@@ -591,7 +591,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
         gr.Markdown(
             error_box(
                 f"No shipped forecast weights in {weights_dir}. Run "
-                "`python demos/train_forecast_weights.py` to make them."
+                "`spanmix weights build forecast --all` to make them."
             )
         )
         return

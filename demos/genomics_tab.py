@@ -225,7 +225,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     if len(have) < 2:
         gr.Markdown(
             error_box(
-                f"Shipped weights missing in {weights_dir}; run `python demos/train_genomics_weights.py`."
+                f"Shipped weights missing in {weights_dir}; run `spanmix weights build genomics --all`."
             )
         )
     listen(classify_btn.click, partial(on_classify, weights_dir=weights_dir), [text, upload], [label, saliency],

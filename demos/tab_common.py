@@ -124,12 +124,7 @@ def load_weights(path: str):
 
 def demo_exports(weights_dir: str | Path) -> list[tuple[Path, dict]]:
     """``(export folder, its metadata)`` for every export under ``weights_dir`` whose metadata records a
-    ``demo`` entry (written by the ``demos/train_*_weights.py`` scripts), sorted by folder name."""
-    from spanmix.apps.harness.export import read_pretrained_config
+    ``demo`` entry (written by ``spanmix weights build``), sorted by folder name."""
+    from spanmix.apps.harness.weights import list_exports
 
-    found = []
-    for config_json in sorted(Path(weights_dir).glob("*/config.json")):
-        metadata = read_pretrained_config(config_json).get("metadata", {})
-        if metadata.get("demo"):
-            found.append((config_json.parent, metadata))
-    return found
+    return list_exports(weights_dir)

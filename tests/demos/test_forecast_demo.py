@@ -21,7 +21,7 @@ import forecast_tab as ft
 from tab_common import LEGEND_FONTSIZE  # noqa: E402
 from spanmix.apps.harness.export import load_pretrained  # noqa: E402
 
-#: The weights the demo ships (demos/train_forecast_weights.py ENTRIES).
+#: The weights the demo ships (`spanmix weights build forecast`, apps/forecast/weights.py).
 SHIPPED = [
     "naive_vic_elec_s",
     "linear_vic_elec_s",
