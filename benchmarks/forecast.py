@@ -316,42 +316,35 @@ def main() -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="forecast-bench-logs-"))
     print(f"worker logs: {log_dir}", flush=True)
     results, start = [], time.perf_counter()
-    for horizon in args.horizons:
-        for model in args.models:
-            for seed in range(itr):
-                r = run_in_subprocess(model, horizon, args.epochs, steps_per_epoch, log_dir, timeout=3600,
-                                      seed=seed, protocol=args.protocol, dataset=args.dataset)
-                results.append(r)
-                summary = r["error"] if "error" in r else (
-                    f"MSE {r['mse']:.4f} MAE {r['mae']:.4f} params {r['params']:,} steps {r['steps']} "
-                    f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} (median step: "
-                    f"{_fmt(r['median_sec_per_epoch'], '.1f')}) wall {r['wall_seconds']:.0f}s")
-                print(f"  H={horizon:3d} {model:12s} seed {seed} {summary}", flush=True)
-    total = time.perf_counter() - start
-    end_load = os.getloadavg()
+    def report(results: list[dict], planned: int | None = None) -> None:
+        """Write the table of ``results``; ``planned``: a partial write after each run (so an interrupted
+        benchmark keeps what it measured), saying how many of the planned runs it holds."""
+        total = time.perf_counter() - start
+        end_load = os.getloadavg()
+        partial = (f"\n\n**Partial: {len(results)} of {planned} planned runs** (written after each run; the "
+                   "benchmark was stopped or is still running)." if planned and len(results) < planned else "")
+        noisy = (f"\n\n**Timings are noisy:** the machine is shared with other jobs; the 1-minute load average "
+                 f"was {load[0]:.2f} at the start (above 2 means other work competed for the "
+                 f"{os.cpu_count()} cores)." if load[0] > 2 else "")
+        slowed = [r for r in results if _slowed(r)]
+        if slowed:
+            noisy += (f"\n\n**† {len(slowed)} of {len(results)} runs were slowed by other jobs** (measured epoch "
+                      f"time above {SLOWED}x the median-step estimate): while another process holds a core, a "
+                      "2-thread PyTorch process waits on its descheduled thread in every parallel op. Compare "
+                      "models by the median-step column.")
+        if args.dataset == "vic_elec":
+            data = ("the shipped `vic_elec` sample (hourly Victoria electricity demand `OT` from demand, temperature "
+                    "and\nthe holiday flag), features `MS`")
+        else:
+            data = f"`{args.dataset}` (features as in each config)"
+        protocol = ("\n\nProtocol `tslib` (the official scripts' sweep): the data module's `protocol: tslib` (4 hourly "
+                    f"time features), {itr} runs per cell with seeds 0..{itr - 1} (their `--itr`), **mean ± std** "
+                    "(sample std over the runs) of each metric. Unlike Informer2020, whose test loader drops the last "
+                    "incomplete batch, every test window is scored (as current TSLib), so numbers on a standard set "
+                    "are not on exactly the windows of the Informer paper's tables." if args.protocol else "")
+        text = f"""# Forecasting on {args.dataset}
 
-    noisy = (f"\n\n**Timings are noisy:** the machine is shared with other jobs; the 1-minute load average "
-             f"was {load[0]:.2f} at the start (above 2 means other work competed for the "
-             f"{os.cpu_count()} cores)." if load[0] > 2 else "")
-    slowed = [r for r in results if _slowed(r)]
-    if slowed:
-        noisy += (f"\n\n**† {len(slowed)} of {len(results)} runs were slowed by other jobs** (measured epoch "
-                  f"time above {SLOWED}x the median-step estimate): while another process holds a core, a "
-                  "2-thread PyTorch process waits on its descheduled thread in every parallel op. Compare "
-                  "models by the median-step column.")
-    if args.dataset == "vic_elec":
-        data = ("the shipped `vic_elec` sample (hourly Victoria electricity demand `OT` from demand, temperature "
-                "and\nthe holiday flag), features `MS`")
-    else:
-        data = f"`{args.dataset}` (features as in each config)"
-    protocol = ("\n\nProtocol `tslib` (the official scripts' sweep): the data module's `protocol: tslib` (4 hourly "
-                f"time features), {itr} runs per cell with seeds 0..{itr - 1} (their `--itr`), **mean ± std** "
-                "(sample std over the runs) of each metric. Unlike Informer2020, whose test loader drops the last "
-                "incomplete batch, every test window is scored (as current TSLib), so numbers on a standard set "
-                "are not on exactly the windows of the Informer paper's tables." if args.protocol else "")
-    text = f"""# Forecasting on {args.dataset}
-
-`{command}` — {env}; {total / 60:.1f} min in all.
+`{command}` — {env}; {total / 60:.1f} min in all.{partial}
 
 Data: {data}, input `seq_len` {SEQ_LEN}, chronological split (ETT: 12/4/4 months, else 70/10/20),
 normalised with the training split's statistics.{protocol}
@@ -372,9 +365,23 @@ Load average (1 / 5 / 15 min) at the start: {load[0]:.2f} / {load[1]:.2f} / {loa
 
 {sweep_table(results) if itr > 1 else table(results)}
 """
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+    for horizon in args.horizons:
+        for model in args.models:
+            for seed in range(itr):
+                r = run_in_subprocess(model, horizon, args.epochs, steps_per_epoch, log_dir, timeout=3600,
+                                      seed=seed, protocol=args.protocol, dataset=args.dataset)
+                results.append(r)
+                summary = r["error"] if "error" in r else (
+                    f"MSE {r['mse']:.4f} MAE {r['mae']:.4f} params {r['params']:,} steps {r['steps']} "
+                    f"s/epoch {_fmt(r['sec_per_epoch'], '.1f')} (median step: "
+                    f"{_fmt(r['median_sec_per_epoch'], '.1f')}) wall {r['wall_seconds']:.0f}s")
+                print(f"  H={horizon:3d} {model:12s} seed {seed} {summary}", flush=True)
+                report(results, planned=len(args.horizons) * len(args.models) * itr)
+    report(results)
+    print(args.out.read_text())
     print(f"wrote {args.out}")
 
 
