@@ -29,7 +29,7 @@ def test_fit_test_predict_export_apply(tmp_path, request):
                 "false", cwd=tmp_path)
     run = tmp_path / "runs" / "restore" / "mair_sr_x2_samples"
     assert r.returncode == 0 and (run / "predictions" / "chelsea.png").is_file(), r.stderr[-2000:]
-    assert Image.open(run / "predictions" / "chelsea.png").size == (254, 254)  # 127 x 2: mod-crop then x2
+    assert Image.open(run / "predictions" / "chelsea.png").size == (256, 256)  # LR 128x128, x2
 
     r = spanmix("export", "--ckpt", str(run / "checkpoints" / "last.ckpt"), "--out", "exp", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
