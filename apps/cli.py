@@ -2,6 +2,7 @@
 
     spanmix <app> fit|validate|test|predict --config CFG.yaml [--key value ...]   (LightningCLI; see --help)
     spanmix export --ckpt PATH --out DIR                                          (checkpoint -> safetensors)
+    spanmix weights build <app> [entry ...] | --all                               (shipped weights; see harness.weights)
     spanmix --help
     spanmix ... --debug        (or SPANMIX_DEBUG=1): show the traceback of an error
 
@@ -44,9 +45,11 @@ def _usage() -> str:
                      for name in APPS)
     return (
         "usage: spanmix <app> {fit,validate,test,predict} --config CFG.yaml [--key value ...]\n"
-        "       spanmix export --ckpt PATH --out DIR\n\n"
+        "       spanmix export --ckpt PATH --out DIR\n"
+        "       spanmix weights build <app> [entry ...] | --all\n\n"
         f"apps:\n{apps}\n\n"
-        "commands:\n  export     Lightning checkpoint -> model.safetensors + config.json\n\n"
+        "commands:\n  export     Lightning checkpoint -> model.safetensors + config.json\n"
+        "  weights    build an app's shipped weights from its table (no entry names: list them)\n\n"
         "`spanmix <app> --help` and `spanmix <app> fit --help` list every option; `--print_config` prints\n"
         "the full resolved config. Runs go to runs/<app>/<experiment>; resume with `fit --ckpt_path last`.\n"
     )
@@ -79,9 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name == "export":
         return _export(rest, debug)
+    if name == "weights":
+        from spanmix.apps.harness.weights import main as weights_main
+
+        return weights_main(rest, debug)
     if name not in APPS:
         sys.stderr.write(f"spanmix: unknown app {name!r}. Available apps: {', '.join(sorted(APPS))}; "
-                         f"other commands: export. See `spanmix --help`.\n")
+                         f"other commands: export, weights. See `spanmix --help`.\n")
         return 2
     try:
         module = importlib.import_module(APPS[name])

@@ -1,4 +1,5 @@
-"""The training harness every app shares: one CLI (``run_cli``), crash-safe checkpoints, safetensors export.
+"""The training harness every app shares: one CLI (``run_cli``), crash-safe checkpoints, safetensors export,
+the one weight-decay rule (``param_groups``).
 
     from spanmix.apps.harness import run_cli, SpanmixModule, save_pretrained, load_pretrained
 
@@ -21,6 +22,7 @@ _EXPORTS = {
     "AtomicCheckpointIO": "checkpoint", "SpanmixModule": "checkpoint", "RecordRunInfo": "checkpoint",
     "save_pretrained": "export", "load_pretrained": "export", "export_checkpoint": "export",
     "read_pretrained_config": "export", "atomic_path": "export", "update_pretrained_metadata": "export",
+    "param_groups": "optim", "decay_split": "optim",
     "load_checkpoint_file": "export", "SpanmixError": "errors", "CheckpointError": "errors",
 }
 __all__ = [
@@ -32,9 +34,11 @@ __all__ = [
     "SpanmixError",
     "SpanmixModule",
     "atomic_path",
+    "decay_split",
     "export_checkpoint",
     "load_checkpoint_file",
     "load_pretrained",
+    "param_groups",
     "read_pretrained_config",
     "run_cli",
     "save_pretrained",
