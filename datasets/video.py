@@ -83,7 +83,7 @@ def _open(path: str | os.PathLike):
 
 def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 16000, *,
               require_audio: bool = True, max_seconds: float | None = None,
-              max_side: int | None = None) -> Clip:
+              max_side: int | None = None, start: float = 0.0, end: float | None = None) -> Clip:
     """Decode ``path`` to RGB frames at ``fps`` and mono float32 audio at ``sample_rate``.
 
     Args:
@@ -91,6 +91,7 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 160
         max_seconds: raise :class:`ClipTooLong` for longer clips (checked before decoding when the
             container states its duration, and again while decoding).
         max_side: downscale frames whose longer side exceeds this (keeps the aspect ratio).
+        start, end: decode only this window (seconds from the start of the file); frame 0 is at ``start``.
     """
     import av
 
@@ -103,7 +104,7 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 160
         if require_audio and not container.streams.audio:
             raise NoAudioTrack(f"{name!r} has no audio track; active speaker detection needs the sound "
                                "(expected a clip with an audio stream)")
-        if max_seconds is not None and container.duration is not None:
+        if max_seconds is not None and container.duration is not None and start == 0 and end is None:
             seconds = container.duration / av.time_base
             if seconds > max_seconds + 0.5:
                 raise ClipTooLong(f"{name!r} lasts {seconds:.1f} s; the limit is {max_seconds:g} s")
@@ -113,7 +114,11 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 160
         try:
             for frame in container.decode(video=0):
                 t = frame.time if frame.time is not None else len(frames) / source_fps
-                if max_seconds is not None and t > max_seconds + 0.5:
+                if t < start - 1e-6:
+                    continue
+                if end is not None and t >= end:
+                    break
+                if max_seconds is not None and t - start > max_seconds + 0.5:
                     raise ClipTooLong(f"{name!r} is longer than the limit of {max_seconds:g} s")
                 if max_side and max(frame.width, frame.height) > max_side:
                     scale = max_side / max(frame.width, frame.height)
@@ -127,6 +132,8 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 160
         if not frames:
             raise UnreadableVideo(f"{name!r}: no decodable video frame")
         audio = _read_audio(path, sample_rate) if container.streams.audio else None
+    if audio is not None and (start > 0 or end is not None):
+        audio = audio[int(round(start * sample_rate)):None if end is None else int(round(end * sample_rate))]
     times_a = np.asarray(times, dtype=np.float64)
     order = np.argsort(times_a, kind="stable")
     times_a = times_a[order]

@@ -35,8 +35,8 @@ Departures from the official code:
   layout follows VGGish but pools time only twice; ``audio_widths`` sets its size.
 - padding is masked: attention layers get a key-padding mask and padded frames are zeroed before every
   temporal/speaker convolution (the official code lets padding enter the attention and convolutions).
-- optional ``widths`` (visual trunk) and ``audio_widths`` shrink the encoders for CPU training; the
-  defaults are the paper's sizes.
+- optional ``dim``, ``widths`` (visual trunk), ``audio_widths`` and ``tcn_blocks`` shrink the model for CPU
+  training; the defaults are the paper's sizes.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class _DSConv1d(nn.Module):
 
 
 class VisualEncoder(nn.Module):
-    """Faces (N, T, H, W) in [0, 255] -> (N, T, 128). 3D stem + timm ResNet-18 trunk + V-TCN + Conv1d."""
+    """Faces (N, T, H, W) in [0, 255] -> (N, T, out_dim). 3D stem + timm ResNet-18 trunk + V-TCN + Conv1d."""
 
     def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), tcn_blocks: int = 5, out_dim: int = 128):
         super().__init__()
@@ -88,8 +88,8 @@ class VisualEncoder(nn.Module):
         self.trunk = nn.Sequential(*[stage for _, stage in stages], nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         dim = widths[-1]
         self.tcn = nn.Sequential(*[_DSConv1d(dim) for _ in range(tcn_blocks)])
-        self.proj = nn.Sequential(nn.Conv1d(dim, 256, 5, padding=2), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
-                                  nn.Conv1d(256, out_dim, 1))
+        self.proj = nn.Sequential(nn.Conv1d(dim, 2 * out_dim, 5, padding=2), nn.BatchNorm1d(2 * out_dim),
+                                  nn.ReLU(inplace=True), nn.Conv1d(2 * out_dim, out_dim, 1))
 
     def forward(self, faces: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         n, t, h, w = faces.shape
@@ -208,6 +208,7 @@ class LoCoNet(nn.Module):
         mixer: the LIM mixer by backbone name (``full``, ``local``, ``mamba``, ``hyena``, ...).
         mixer_kwargs: extra options for that mixer (e.g. ``{"window": 32}`` for ``local``).
         sim_kernel: SIM's temporal kernel (7). heads: attention heads (8). dropout: 0.1.
+        dim: per-modality feature size (128; the AV features are 2 * dim).
         widths, audio_widths, tcn_blocks: encoder sizes (paper defaults).
         max_len: the longest track the model takes (the ``hyena`` filter length; 200 frames in the paper).
     """
@@ -215,19 +216,19 @@ class LoCoNet(nn.Module):
     def __init__(self, speakers: int = 3, layers: int = 3, mixer: str = "full", mixer_kwargs: dict | None = None,
                  sim_kernel: int = 7, heads: int = 8, dropout: float = 0.1,
                  widths: Sequence[int] = (64, 128, 256, 512), audio_widths: Sequence[int] = (64, 128, 256, 512),
-                 tcn_blocks: int = 5, max_len: int = 1024, aux_weight: float = 0.4):
+                 tcn_blocks: int = 5, max_len: int = 1024, aux_weight: float = 0.4, dim: int = 128):
         super().__init__()
         if speakers < 1 or layers < 0:
             raise ValueError(f"need speakers >= 1 and layers >= 0, got {speakers}, {layers}")
         self.speakers, self.max_len, self.aux_weight = speakers, max_len, aux_weight
-        self.visual = VisualEncoder(widths, tcn_blocks)
-        self.audio = AudioEncoder(audio_widths)
-        self.cross_a2v = CrossAttentionLayer(128, heads, dropout)
-        self.cross_v2a = CrossAttentionLayer(128, heads, dropout)
-        self.sim = nn.ModuleList([SpeakerInteraction(256, speakers, sim_kernel) for _ in range(layers)])
-        self.lim = nn.ModuleList([LongTermLayer(256, mixer, heads, dropout, max_len, mixer_kwargs)
+        self.visual = VisualEncoder(widths, tcn_blocks, dim)
+        self.audio = AudioEncoder(audio_widths, dim)
+        self.cross_a2v = CrossAttentionLayer(dim, heads, dropout)
+        self.cross_v2a = CrossAttentionLayer(dim, heads, dropout)
+        self.sim = nn.ModuleList([SpeakerInteraction(2 * dim, speakers, sim_kernel) for _ in range(layers)])
+        self.lim = nn.ModuleList([LongTermLayer(2 * dim, mixer, heads, dropout, max_len, mixer_kwargs)
                                   for _ in range(layers)])
-        self.head_av, self.head_a, self.head_v = nn.Linear(256, 2), nn.Linear(128, 2), nn.Linear(128, 2)
+        self.head_av, self.head_a, self.head_v = nn.Linear(2 * dim, 2), nn.Linear(dim, 2), nn.Linear(dim, 2)
 
     def check_inputs(self, faces: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None) -> None:
         if faces.ndim != 5 or faces.shape[1] != self.speakers:
