@@ -5,7 +5,8 @@ head over the target speaker's real frames (each frame of a track is one row of 
 ``metric.average_precision``) — beside ``/map_audio`` and ``/map_visual``, the same AP of the audio-only and
 visual-only heads (the baselines the paper's ablation compares with).
 
-Optimiser (official ``configs/multi.yaml``): Adam, lr 5e-5, x0.95 per epoch (``lr_decay``).
+Optimiser (official ``configs/multi.yaml``): Adam, lr 5e-5, x0.95 per epoch (``lr_decay``); optional weight
+decay (0 by default, as the official recipe) through the harness's one rule, ``optim.param_groups``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from spanmix.apps.video.asd.metric import average_precision
 from spanmix.apps.video.models.loconet import LoCoNet
 
@@ -80,7 +82,7 @@ class ASDTask(SpanmixModule):
         return LoCoNet.scores(self.model(batch["faces"], batch["audio"], batch["mask"]))
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.Adam(param_groups(self.model, self.weight_decay), lr=self.lr)
         return {"optimizer": opt,
                 "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, self.lr_decay),
                                  "interval": "epoch"}}

@@ -20,7 +20,8 @@ def test_parameter_counts_match_the_official_modules():
     # ConvLayer (S=3) 4,392,960; attentionLayer(256, 8) 789,760.
     model = LoCoNet()
     # timm's BasicBlock normalises the downsample path (3 x BN = 2 x (128 + 256 + 512) parameters more).
-    assert count(model.visual.stem) + count(model.visual.trunk) == 11_180_992 + 2 * (128 + 256 + 512)
+    stem = count(model.visual.stem_conv) + count(model.visual.stem) + count(model.visual.trunk)
+    assert stem == 11_180_992 + 2 * (128 + 256 + 512)
     assert count(model.visual.tcn) == 1_328_645 and count(model.visual.proj) == 689_024
     assert count(model.cross_a2v) == count(model.cross_v2a) == 198_272
     assert [count(m) for m in model.sim] == [4_392_960] * 3
@@ -118,3 +119,13 @@ def test_bad_inputs_raise_one_clear_error():
         model(faces, torch.zeros(1, 32, 64), torch.ones(1, 3, 8))
     with pytest.raises(ValueError, match="unknown"):
         LoCoNet(mixer="nope", **TINY)
+
+
+def test_the_stem_equals_a_3d_convolution():
+    torch.manual_seed(0)
+    visual = LoCoNet(layers=0, **TINY).visual
+    x = torch.randn(2, 9, 20, 24, requires_grad=True)
+    ours = visual.conv3d_stem(x)
+    ref = nn.functional.conv3d(x.unsqueeze(1), visual.stem_conv.weight, stride=(1, 2, 2), padding=(2, 3, 3))
+    torch.testing.assert_close(ours, ref.transpose(1, 2).reshape(18, *ref.shape[1:2], *ref.shape[3:]),
+                               atol=1e-5, rtol=1e-5)
