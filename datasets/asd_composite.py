@@ -187,7 +187,7 @@ def _draw_mouth(face: np.ndarray, openness: float) -> np.ndarray:
 
     s = face.shape[0]
     centre = (int(round(0.5 * s)), int(round(0.77 * s)))
-    axes = (max(1, int(round(0.14 * s))), max(1, int(round(0.015 * s + 0.075 * s * float(openness)))))
+    axes = (max(1, int(round(0.15 * s))), max(1, int(round(0.02 * s + 0.12 * s * float(openness)))))
     mouth = np.zeros_like(face)
     cv2.ellipse(mouth, centre, axes, 0, 0, 360, 1.0, -1, lineType=cv2.LINE_AA)
     return face * (1 - 0.85 * mouth) + 20 * 0.85 * mouth
