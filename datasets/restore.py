@@ -152,7 +152,7 @@ def imresize(img, scale: float) -> np.ndarray | torch.Tensor:
     if scale <= 0:
         raise ValueError(f"imresize: scale must be > 0, got {scale}")
     as_array = isinstance(img, np.ndarray)
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1) if as_array else img
+    x = torch.from_numpy(np.array(img)).permute(2, 0, 1) if as_array else img
     x = x.to(torch.float64)
     h, w = x.shape[-2:]
     out_h, out_w = math.ceil(h * scale), math.ceil(w * scale)
