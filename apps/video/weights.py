@@ -35,7 +35,8 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
             f" | {r['test'].get('test/map_visual', float('nan')):.1f} | {r['parameters']:,} | {r['train_seconds']:.0f}"
             f" | `{r['command']}` |" for n, r in records.items()]
     return ("# Shipped video weights\n\n"
-            "Trained on this machine's CPU (2 cores shared with other jobs) by `spanmix weights build video --all`, "
+            "Trained on this machine's CPU (2 cores shared with ~20 other jobs) by the command in the table "
+            "(`spanmix weights build video --all` trains the same config again), "
             "on the **COMPOSITED** active-speaker set (real LFW faces and real recorded speech, mouths drawn from the "
             "speech envelope; `spanmix.datasets.asd_composite`). Test split: faces and utterances unseen in training. "
             "AP x 100 over the target's frames; the audio-only and visual-only columns are the model's own auxiliary "

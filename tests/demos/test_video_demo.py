@@ -55,3 +55,13 @@ def test_bad_inputs_are_one_message_each(weights_dir, tmp_path):
         assert message in status and str(tmp_path) not in status
     _, _, _, status = vt.detect_speakers(None, True, None, weights_dir)
     assert "no shipped weights" in status
+
+
+def test_shipped_weights_beat_their_own_audio_only_and_visual_only_heads():
+    import json
+
+    assert vt.weights_choices() == ["loconet_composite_tiny"]
+    demo = json.loads((vt.WEIGHTS_DIR / "loconet_composite_tiny" / "config.json").read_text())["metadata"]["demo"]
+    test = demo["test"]
+    assert test["test/map"] > max(test["test/map_audio"], test["test/map_visual"])
+    assert "COMPOSITED" in demo["data"]
