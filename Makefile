@@ -4,8 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the tests need: chromium drives the demo's browser test (through PyPI's playwright;
-# never `playwright install`, which downloads a browser).
-APT_PACKAGES ?= chromium
+# never `playwright install`, which downloads a browser); libusb-1.0-0 lets open3d import (points app).
+APT_PACKAGES ?= chromium libusb-1.0-0
 EXTRAS ?= test
 
 .PHONY: install test test-fast demo bench clean
