@@ -20,12 +20,14 @@ APPS: dict[str, str] = {
     "eeg": "spanmix.apps.eeg.cli",
     "finance": "spanmix.apps.forecast.finance_cli",
     "genomics": "spanmix.apps.genomics.cli",
+    "points": "spanmix.apps.points.cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics", "points": "points"}
 #: An app's commands besides LightningCLI's (the app's ``main`` handles them), for the usage text.
 _APP_COMMANDS: dict[str, str] = {
     "genomics": "generate --weights DIR --prompt ACGT [--max-new-tokens N]   (stream a DNA continuation)",
+    "points": "classify --weights DIR --input FILE [--json] [--parts OUT.ply]   (mesh/cloud -> classes)",
 }
 
 

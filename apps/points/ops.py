@@ -52,9 +52,17 @@ def _check_xyz(who: str, name: str, xyz) -> None:
         raise ValueError(f"{who}: {name} must be a floating-point tensor, got {xyz.dtype}")
 
 
-def _check_pair(who: str, query, ref) -> None:
-    _check_xyz(who, "query", query)
-    _check_xyz(who, "ref", ref)
+def _check_pair(who: str, query, ref, *, any_dim: bool = False) -> None:
+    if any_dim:
+        for name, t in (("query", query), ("ref", ref)):
+            if not isinstance(t, torch.Tensor) or t.dim() != 3 or not t.is_floating_point() or t.shape[1] == 0:
+                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"{who}: expected {name} as a non-empty float tensor (batch, points, dims), got {shape}")
+        if query.shape[-1] != ref.shape[-1]:
+            raise ValueError(f"{who}: query and ref must have the same dims, got {query.shape[-1]} and {ref.shape[-1]}")
+    else:
+        _check_xyz(who, "query", query)
+        _check_xyz(who, "ref", ref)
     if query.shape[0] != ref.shape[0]:
         raise ValueError(f"{who}: query and ref must have the same batch size, got {query.shape[0]} and {ref.shape[0]}")
 
@@ -70,8 +78,12 @@ def _rows(n: int, chunk: int | None) -> int:
 
 
 def _sqdist(query: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """(B, m, N) squared distances, by differences (exact ties stay ties, unlike |q|^2 + |r|^2 - 2 q.r)."""
-    return (query.unsqueeze(2) - ref.unsqueeze(1)).square().sum(-1)
+    """(B, m, N) squared distances. For 3-D points by differences (exact ties stay ties, unlike
+    |q|^2 + |r|^2 - 2 q.r); for feature vectors (D > 3) by the matmul form, which needs no (m, N, D) block."""
+    if query.shape[-1] <= 3:
+        return (query.unsqueeze(2) - ref.unsqueeze(1)).square().sum(-1)
+    inner = torch.matmul(query, ref.transpose(1, 2))
+    return (query.square().sum(-1, keepdim=True) + ref.square().sum(-1).unsqueeze(1) - 2 * inner).clamp_min(0)
 
 
 def _fast_cpu() -> bool:
@@ -160,16 +172,17 @@ def farthest_point_sample_reference(xyz: torch.Tensor, m: int) -> torch.Tensor:
 
 # ------------------------------------------------------------------ kNN
 def knn(query: torch.Tensor, ref: torch.Tensor, k: int, *, chunk: int | None = None):
-    """The ``k`` nearest points of ``ref`` (B, N, 3) for each point of ``query`` (B, M, 3), nearest first.
+    """The ``k`` nearest points of ``ref`` (B, N, D) for each point of ``query`` (B, M, D), nearest first.
 
+    D is 3 for points; any D works (DGCNN's and ADGConv's graphs in feature space).
     Returns ``(dist2, idx)``, both (B, M, k): squared Euclidean distances and int64 indices into ``ref``.
     A query point that is also in ``ref`` is its own first neighbour. Works in chunks of query rows:
     O(M N) time, O(chunk N + M k) memory. Distances are differentiable; indices are not.
     """
-    _check_pair("knn", query, ref)
+    _check_pair("knn", query, ref, any_dim=True)
     _check_int("knn", "k", k, 1, ref.shape[1])
     if (query.device.type == "cpu" and not (query.requires_grad or ref.requires_grad) and _fast_cpu()
-            and query.shape[1] * ref.shape[1] >= KDTREE_MIN_PAIRS):
+            and query.shape[-1] == 3 and query.shape[1] * ref.shape[1] >= KDTREE_MIN_PAIRS):
         return _knn_kdtree(query, ref, k)
     rows = _rows(ref.shape[1], chunk)
     dists, idxs = [], []
