@@ -5,7 +5,7 @@ authors' PyTorch release (WangYueFt/dgcnn, ``pytorch/model.py``): four EdgeConv 
 on a kNN graph (k = 20) recomputed in each layer's feature space (the first in xyz), edge features
 (x_i, x_j - x_i), Conv-BN-LeakyReLU(0.2), max over neighbours; the four outputs concatenated (512) and
 lifted to ``emb_dims`` = 1024; max + mean pooling (2048); MLP 512-256-classes with dropout 0.5.
-1,807,208 parameters at 40 classes (pinned in the tests; counted from the official definitions, see
+1,809,576 parameters at 40 classes, as the official definitions count (pinned in the tests; see
 ``tests/apps/points/test_models.py``).
 
 Departures: channel-last ``Linear`` layers instead of 1x1 ``Conv2d``/``Conv1d`` (the same maps and

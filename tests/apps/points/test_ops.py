@@ -56,6 +56,15 @@ def test_knn_equals_reference(seed, b, n, m, k, chunk):
     torch.testing.assert_close(d.double(), dr, rtol=1e-5, atol=1e-6)
 
 
+def test_knn_in_feature_space_equals_reference():
+    g = torch.Generator().manual_seed(0)
+    q, r = torch.randn(2, 30, 16, generator=g), torch.randn(2, 50, 16, generator=g)
+    d, i = ops.knn(q, r, 5)
+    dr, ir = ops.knn_reference(q, r, 5)
+    assert torch.equal(i, ir)
+    torch.testing.assert_close(d.double(), dr, rtol=1e-4, atol=1e-4)
+
+
 def test_knn_kdtree_path_equals_torch(path):
     q, r = clouds(5, 2, 400, 100)
     d, i = ops.knn(q, r, 16)
@@ -120,7 +129,8 @@ def test_gather_shapes_and_values():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: ops.knn(torch.rand(1, 4, 2), torch.rand(1, 4, 3), 2), r"query of shape \(batch, points, 3\)"),
+    (lambda: ops.knn(torch.rand(1, 4, 2), torch.rand(1, 4, 3), 2), "same dims"),
+    (lambda: ops.ball_query(torch.rand(1, 4, 2), torch.rand(1, 4, 3), 0.1, 2), r"query of shape \(batch, points, 3\)"),
     (lambda: ops.knn(torch.rand(1, 4, 3), torch.rand(2, 4, 3), 2), "same batch size"),
     (lambda: ops.knn(torch.rand(1, 4, 3), torch.rand(1, 4, 3), 5), r"k must be an integer in \[1, 4\]"),
     (lambda: ops.knn(torch.rand(1, 4, 3), torch.rand(1, 0, 3), 1), "empty point cloud"),
