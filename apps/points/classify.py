@@ -40,12 +40,15 @@ def load_points_model(weights: str | Path):
 
 
 def n_points_of(weights: str | Path, default: int = 1024) -> int:
+    """The points per cloud the export was trained with (its training config's ``data.n_points``)."""
     from spanmix.apps.harness import read_pretrained_config
 
     cfg = read_pretrained_config(weights)
-    data = ((cfg.get("training_config") or {}).get("data") or {})
-    return int(data.get("n_points", data.get("init_args", {}).get("n_points", default)) if isinstance(data, dict)
-               else default)
+    training = (cfg.get("metadata") or {}).get("training_config") or cfg.get("training_config") or {}
+    data = training.get("data") or {}
+    if not isinstance(data, dict):
+        return default
+    return int(data.get("n_points", (data.get("init_args") or {}).get("n_points", default)))
 
 
 @torch.no_grad()
