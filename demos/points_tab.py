@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 
 import numpy as np
-from tab_common import DemoError, clean_message, demo_exports, load_weights
+from tab_common import DemoError, clean_message, demo_exports, listen, load_weights
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def _exports(weights_dir: Path) -> dict[str, Path]:
     """``{"cls": dir, "partseg": dir}`` of the shipped demo exports (by their recorded task)."""
     found: dict[str, Path] = {}
     for path, meta in demo_exports(weights_dir):
-        found.setdefault(meta.get("points_task", "cls"), path)
+        found.setdefault(meta["demo"].get("points_task", "cls"), path)
     return found
 
 
@@ -91,7 +91,8 @@ def run(choice: str | None, upload: str | None, weights_dir: Path = WEIGHTS_DIR)
 
     exports = _exports(weights_dir)
     if "cls" not in exports:
-        raise DemoError(f"no shipped classification weights in {weights_dir}; see pretrained/points/METRICS.md")
+        raise DemoError(f"no shipped classification weights in {weights_dir}; build them with "
+                        "`spanmix weights build points --all`")
     task = load_weights(str(exports["cls"]))
     hp = task.hparams
     points, normals, true_parts, title = read_input(choice, upload, n_points_of(exports["cls"]))
@@ -152,5 +153,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
         with gr.Column(scale=2):
             plot = gr.Plot(label="Sampled points (drag to rotate)", elem_id="points-plot")
     if "cls" not in have:
-        gr.Markdown(error_box(f"Shipped weights missing in {weights_dir}; see pretrained/points/METRICS.md."))
-    button.click(lambda c, u: on_run(c, u, weights_dir), [choice, upload], [label, plot, status])
+        gr.Markdown(error_box(f"Shipped weights missing in {weights_dir}; build them with "
+                              "`spanmix weights build points --all`."))
+    listen(button.click, lambda c, u: on_run(c, u, weights_dir), [choice, upload], [label, plot, status],
+           api_name="points_classify")

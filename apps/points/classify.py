@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,30 +90,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--category", default=None, help="object category for a partseg model (default: its first)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     ns = p.parse_args(list(argv))
-    from spanmix.datasets.points import PointDataError, read_point_file
+    from spanmix.datasets.points import read_point_file
 
-    try:
-        task, hp = load_points_model(ns.weights)
-        cloud = read_point_file(ns.input, n_points_of(ns.weights), seed=ns.seed)
-        classes = list(hp.classes or [str(i) for i in range(hp.num_classes)])
-        if hp.task == "partseg":
-            if ns.category is not None and ns.category not in classes:
-                raise ValueError(f"--category {ns.category!r} is not one of {classes}")
-            cat = classes.index(ns.category) if ns.category else 0
-            out = classify_cloud(task, cloud.points, cloud.normals, category=cat)
-            names = list(hp.part_names or [str(i) for i in range(hp.num_parts)])
-            share = np.bincount(out["parts"], minlength=len(names)) / len(out["parts"])
-            if ns.parts:
-                write_parts_ply(ns.parts, cloud.points, out["parts"])
-            result = {"category": classes[cat], "parts": names, "share": [round(float(s), 4) for s in share]}
-            print(json.dumps(result) if ns.json else "\n".join(f"{n:<12} {s:6.1%}" for n, s in zip(names, share)))
-            return 0
+    # Errors (bad file, bad weights) reach the `spanmix` dispatcher, which prints them on one line (exit 2).
+    task, hp = load_points_model(ns.weights)
+    cloud = read_point_file(ns.input, n_points_of(ns.weights), seed=ns.seed)
+    classes = list(hp.classes or [str(i) for i in range(hp.num_classes)])
+    if hp.task == "partseg":
+        if ns.category is not None and ns.category not in classes:
+            raise ValueError(f"--category {ns.category!r} is not one of {classes}")
+        cat = classes.index(ns.category) if ns.category else 0
+        out = classify_cloud(task, cloud.points, cloud.normals, category=cat)
+        names = list(hp.part_names or [str(i) for i in range(hp.num_parts)])
+        share = np.bincount(out["parts"], minlength=len(names)) / len(out["parts"])
         if ns.parts:
-            raise ValueError("--parts needs a part-segmentation export (task: partseg); these weights classify")
-        probs = classify_cloud(task, cloud.points, cloud.normals, votes=1)["probs"]
-    except (PointDataError, ValueError, FileNotFoundError) as e:
-        sys.stderr.write(f"spanmix points classify: error: {e}\n")
-        return 1
+            write_parts_ply(ns.parts, cloud.points, out["parts"])
+        result = {"category": classes[cat], "parts": names, "share": [round(float(s), 4) for s in share]}
+        print(json.dumps(result) if ns.json else "\n".join(f"{n:<12} {s:6.1%}" for n, s in zip(names, share)))
+        return 0
+    if ns.parts:
+        raise ValueError("--parts needs a part-segmentation export (task: partseg); these weights classify")
+    probs = classify_cloud(task, cloud.points, cloud.normals, votes=1)["probs"]
     order = np.argsort(-probs)[: max(1, ns.top)]
     if ns.json:
         print(json.dumps({"classes": [classes[i] for i in order], "probs": [round(float(probs[i]), 6) for i in order]}))

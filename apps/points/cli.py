@@ -25,7 +25,8 @@ def main(args: Sequence[str] | None = None):
     if args and args[0] == "classify":
         from spanmix.apps.points.classify import main as classify_main
 
-        raise SystemExit(classify_main(args[1:]))
+        classify_main(args[1:])
+        return None
     from spanmix.apps.harness.cli import run_cli
     from spanmix.apps.points.data import PointDataModule
     from spanmix.apps.points.task import PointsTask

@@ -12,8 +12,9 @@ accuracy); with ``votes > 1`` the test also reports ``oa_vote``/``macc_vote``: s
 cloud and ``votes - 1`` copies scaled by U(0.85, 1.15) per axis (PointMLP's voting), seeded. Part
 segmentation: ``inst_miou``/``cls_miou`` (:class:`~spanmix.apps.points.metrics.PartIoU`) and point
 accuracy. ``predict_step`` returns class probabilities (cls) or per-point part probabilities (partseg).
-Optimiser (``configure_optimizers``, one place): AdamW or SGD (momentum 0.9) with a cosine schedule to
-``lr * 1e-2`` over ``trainer.max_epochs``.
+Optimiser (``configure_optimizers``): AdamW or SGD (momentum 0.9) over the harness's ``param_groups`` (no
+weight decay for biases, norms and 1-D parameters) with a cosine schedule to ``lr * 1e-2`` over
+``trainer.max_epochs``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from spanmix.apps.points.metrics import PartIoU
 from spanmix.apps.points.models import POINT_MODELS
 from torch import nn
@@ -156,9 +158,9 @@ class PointsTask(SpanmixModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        params = self.net.parameters()
-        opt = (torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay) if hp.optimizer == "adamw"
-               else torch.optim.SGD(params, lr=hp.lr, momentum=0.9, weight_decay=hp.weight_decay))
+        params = param_groups(self.net, hp.weight_decay)
+        opt = (torch.optim.AdamW(params, lr=hp.lr) if hp.optimizer == "adamw"
+               else torch.optim.SGD(params, lr=hp.lr, momentum=0.9))
         epochs = max(1, self.trainer.max_epochs or 1) if self._trainer is not None else 1
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=hp.lr * 1e-2)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

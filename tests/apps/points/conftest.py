@@ -18,7 +18,7 @@ def _export(tmp, name, task, **extra):
                         num_categories=3 if task == "partseg" else 1, classes=classes,
                         part_names=["body", "pins", "marking"], **extra)
     return save_pretrained(module.eval(), tmp / name, metadata={
-        "training_config": {"data": {"n_points": 64}}, "demo": {"test": {}}, "points_task": task})
+        "training_config": {"data": {"n_points": 64}}, "demo": {"points_task": task}})
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from spanmix.apps.points.classify import main as classify
+from spanmix.apps.cli import main as spanmix
+
+
+def classify(args):
+    """``spanmix points classify ARGS`` through the dispatcher (which reports our errors: one line, exit 2)."""
+    try:
+        return spanmix(["points", "classify", *args])
+    except SystemExit as e:
+        return e.code
 
 o3d = pytest.importorskip("open3d")
 
@@ -45,13 +53,14 @@ def test_classify_errors_are_one_line(points_exports, stl, tmp_path, capsys, arg
     bad = tmp_path / "bad.xyz"
     bad.write_text("a b c\n")
     args = [a.format(bad=bad, stl=stl) for a in args]
-    assert classify(["--weights", str(points_exports["cls"]), *args]) == 1
+    assert classify(["--weights", str(points_exports["cls"]), *args]) == 2
     err = capsys.readouterr().err
-    assert match in err and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("spanmix points classify: error:") and match in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_classify_rejects_a_folder_without_an_export(tmp_path, stl, capsys):
-    assert classify(["--weights", str(tmp_path), "--input", str(stl)]) == 1
+    assert classify(["--weights", str(tmp_path), "--input", str(stl)]) == 2
     assert "spanmix points classify: error:" in capsys.readouterr().err
 
 
