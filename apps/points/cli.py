@@ -14,9 +14,8 @@ from collections.abc import Sequence
 
 __all__ = ["LINKS", "main"]
 
-LINKS = tuple((f"data.{k}", f"model.{k}", "instantiate")
-              for k in ("num_classes", "num_parts", "num_categories", "in_channels", "classes", "part_names")) + \
-    (("data.task", "model.task"),)
+_FROM_DATA = ("num_classes", "num_parts", "num_categories", "in_channels", "classes", "part_names", "parts_of_category")
+LINKS = tuple((f"data.{k}", f"model.{k}", "instantiate") for k in _FROM_DATA) + (("data.task", "model.task"),)
 
 
 def main(args: Sequence[str] | None = None):

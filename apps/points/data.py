@@ -141,12 +141,14 @@ class PointDataModule(L.LightningDataModule):
             d = P.load_kicad_sample()
             self.classes, self.part_names = list(d["classes"]), list(P.PART_NAMES)
             self.part_count = len(P.PART_NAMES)
+            self.parts_of_category = None
             return {s: {k: d[k][d["split"] == s] for k in ("points", "normals", "label", "parts")}
                     for s in ("train", "val", "test")}
         from spanmix.datasets import points_standard as S
 
         out = S.load_standard(hp.dataset, variant=hp.variant, download=hp.download, cache_dir=hp.cache_dir)
         self.classes, self.part_names, self.part_count = out["classes"], out.get("part_names"), out.get("num_parts", 0)
+        self.parts_of_category = out.get("parts_of_category")
         return out["splits"]
 
     def _dataset(self, split: str, train: bool) -> PointSetDataset:

@@ -20,9 +20,10 @@ on the order of the input points (up to exact distance ties). ``knn`` and ``ball
 return neighbour sets that are permutation-invariant in the same sense; ``ball_query(order="index")``
 keeps the CUDA op's rule (the first ``k`` points in index order) for parity with published models.
 
-Speed: on CPU tensors that need no gradient, ``farthest_point_sample`` uses ``fpsample`` and ``knn`` uses
-SciPy's ``cKDTree`` where ``benchmarks/points.py`` measured them faster (``USE_FAST_CPU``; set
-``SPANMIX_POINTS_TORCH_OPS=1`` to force the torch paths). Results are the same as the torch paths'.
+Speed: on CPU tensors that need no gradient, ``farthest_point_sample`` uses ``fpsample``, and ``knn`` (3-D
+points) and ``ball_query(order="nearest")`` use SciPy's ``cKDTree``, where ``benchmarks/points.py`` measured
+them faster (from ``KDTREE_MIN_PAIRS`` query x ref pairs on); set ``SPANMIX_POINTS_TORCH_OPS=1`` to force the
+torch paths. Results are the same as the torch paths' (up to the order of exact distance ties).
 """
 from __future__ import annotations
 
@@ -194,8 +195,9 @@ def knn(query: torch.Tensor, ref: torch.Tensor, k: int, *, chunk: int | None = N
     return torch.cat(dists, 1), torch.cat(idxs, 1)
 
 
-#: below this many query x ref pairs the torch path beats building a KD-tree (benchmarks/points.py)
-KDTREE_MIN_PAIRS = 1 << 22
+#: from this many query x ref pairs on, SciPy's KD-tree beats the torch path on CPU (benchmarks/points.py:
+#: 30x for kNN and 60x for ball query already at N = 1,024)
+KDTREE_MIN_PAIRS = 1 << 12
 
 
 def _knn_kdtree(query: torch.Tensor, ref: torch.Tensor, k: int):
@@ -246,8 +248,11 @@ def ball_query(query: torch.Tensor, ref: torch.Tensor, radius: float, k: int, *,
     if order not in ("index", "nearest"):
         raise ValueError(f"ball_query: order must be 'index' or 'nearest', got {order!r}")
     n = ref.shape[1]
-    rows = _rows(n, chunk)
     kk = min(k, n)
+    if (order == "nearest" and query.device.type == "cpu" and _fast_cpu()
+            and query.shape[1] * n >= KDTREE_MIN_PAIRS):
+        return _ball_query_kdtree(query, ref, radius, k, kk)
+    rows = _rows(n, chunk)
     idxs, counts = [], []
     for s in range(0, query.shape[1], rows):
         d = _sqdist(query[:, s:s + rows].detach(), ref.detach())
@@ -269,6 +274,27 @@ def ball_query(query: torch.Tensor, ref: torch.Tensor, radius: float, k: int, *,
         idxs.append(ii)
         counts.append(cnt)
     return torch.cat(idxs, 1), torch.cat(counts, 1)
+
+
+def _ball_query_kdtree(query, ref, radius, k, kk):
+    """``order="nearest"`` through ``cKDTree.query(k, distance_upper_bound=radius)`` (strictly inside)."""
+    from scipy.spatial import cKDTree
+
+    q, r = query.detach().double().numpy(), ref.detach().double().numpy()
+    idxs, counts = [], []
+    for qb, rb in zip(q, r):
+        tree = cKDTree(rb)
+        d, i = tree.query(qb, k=kk, distance_upper_bound=radius, workers=-1)
+        d, i = d.reshape(len(qb), kk), i.reshape(len(qb), kk)
+        inside = np.isfinite(d)
+        cnt = inside.sum(1)
+        first = np.where(cnt > 0, i[:, 0], tree.query(qb, k=1)[1].reshape(-1))
+        i = np.where(inside, i, first[:, None])
+        if kk < k:
+            i = np.concatenate([i, np.repeat(first[:, None], k - kk, 1)], 1)
+        idxs.append(i)
+        counts.append(cnt)
+    return torch.from_numpy(np.stack(idxs).astype(np.int64)), torch.from_numpy(np.stack(counts).astype(np.int64))
 
 
 def ball_query_reference(query: torch.Tensor, ref: torch.Tensor, radius: float, k: int, *, order: str = "index"):

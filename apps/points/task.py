@@ -61,12 +61,14 @@ class PointsTask(SpanmixModule):
         task: ``cls`` or ``partseg``. num_classes, num_parts, num_categories, in_channels: from the data.
         lr, weight_decay, optimizer (``adamw``/``sgd``), label_smoothing, votes: training and test options.
         classes, part_names: recorded with the weights for the demo and ``spanmix points classify``.
+        parts_of_category: the part ids each category's IoU is taken over (ShapeNetPart's table; from the data).
     """
 
     def __init__(self, model: str = "gpsformer", model_options: dict[str, Any] | None = None, *, task: str = "cls",
                  num_classes: int, in_channels: int = 3, num_parts: int = 0, num_categories: int = 1,
                  lr: float = 1e-3, weight_decay: float = 1e-4, optimizer: str = "adamw", label_smoothing: float = 0.2,
-                 votes: int = 1, classes: list[str] | None = None, part_names: list[str] | None = None):
+                 votes: int = 1, classes: list[str] | None = None, part_names: list[str] | None = None,
+                 parts_of_category: list[list[int]] | None = None):
         super().__init__()
         self.save_hyperparameters()
         if task not in ("cls", "partseg"):
@@ -86,7 +88,8 @@ class PointsTask(SpanmixModule):
                 raise ValueError(f"--model.task partseg needs a part-segmentation model (gpsformer_partseg), got {model!r}")
             self.net = POINT_MODELS.build(model, num_parts=num_parts, num_categories=num_categories,
                                           in_channels=in_channels, **options)
-            self.val_iou, self.test_iou = PartIoU(num_categories, num_parts), PartIoU(num_categories, num_parts)
+            self.val_iou = PartIoU(num_categories, num_parts, parts_of_category)
+            self.test_iou = PartIoU(num_categories, num_parts, parts_of_category)
             self.val_acc = MulticlassAccuracy(num_parts, average="micro")
             self.test_acc = MulticlassAccuracy(num_parts, average="micro")
         else:

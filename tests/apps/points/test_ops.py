@@ -92,7 +92,15 @@ def test_ball_query_equals_reference(seed, b, n, m, k, radius, order, chunk):
     assert torch.equal(i, ir) and torch.equal(c, cr)
 
 
-def test_ball_query_pads_like_the_cuda_op():
+def test_ball_query_kdtree_path_equals_reference(path):
+    q, r = clouds(7, 2, 300, 100)
+    for radius, k in ((0.15, 16), (0.05, 4), (2.0, 8)):
+        i, c = ops.ball_query(q, r, radius, k, order="nearest")
+        ir, cr = ops.ball_query_reference(q, r, radius, k, order="nearest")
+        assert torch.equal(i, ir) and torch.equal(c, cr)
+
+
+def test_ball_query_pads_like_the_cuda_op(path):
     ref = torch.tensor([[[0.0, 0, 0], [0.1, 0, 0], [5.0, 0, 0], [0.05, 0, 0]]])
     q = torch.tensor([[[0.0, 0, 0], [9.0, 9, 9]]])
     idx, cnt = ops.ball_query(q, ref, 0.2, 5)
