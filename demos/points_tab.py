@@ -12,6 +12,7 @@ materials (labelled so), else one colour. Bad uploads are a message on the page.
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -155,5 +156,5 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     if "cls" not in have:
         gr.Markdown(error_box(f"Shipped weights missing in {weights_dir}; build them with "
                               "`spanmix weights build points --all`."))
-    listen(button.click, lambda c, u: on_run(c, u, weights_dir), [choice, upload], [label, plot, status],
+    listen(button.click, partial(on_run, weights_dir=weights_dir), [choice, upload], [label, plot, status],
            api_name="points_classify")

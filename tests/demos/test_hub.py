@@ -19,7 +19,8 @@ import hub  # noqa: E402
 import tab_common  # noqa: E402
 
 #: The endpoints that run a model: one per button, each named ``<tab>_<action>``.
-COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate"}
+COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate",
+           "points_classify"}
 
 
 @pytest.fixture(scope="module")
