@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demos"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _measure import markdown_table  # noqa: E402
+from _measure import markdown_table
 
 RESULTS = ROOT / "benchmarks" / "results" / "demo_load.md"
 ENDPOINTS = ["forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate"]
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--endpoints", nargs="+", default=ENDPOINTS, choices=ENDPOINTS)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--append", action="store_true", help="add this run below the file's earlier runs")
     ns = parser.parse_args(argv)
     rows = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -139,9 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(30)
     command = "python benchmarks/demo_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
-        "# Demo hub under concurrent requests",
-        "",
-        f"`{command.strip()}`",
+        *([] if ns.append else ["# Demo hub under concurrent requests", ""]),
+        f"## `{command.strip()}`",
         "",
         f"{started}; {platform.machine()}, {os.cpu_count()} CPU cores, torch threads per hub process: torch's default; "
         f"load average at the start {load_start[0]:.1f} / {load_start[1]:.1f} / {load_start[2]:.1f} (1/5/15 min). "
@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ])
     ns.output.parent.mkdir(parents=True, exist_ok=True)
+    if ns.append and ns.output.is_file():
+        text = ns.output.read_text().rstrip("\n") + "\n\n" + text
     ns.output.write_text(text)
     print(text)
     return 0

@@ -558,7 +558,9 @@ def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = (
             if not file.is_file():
                 if not download:
                     raise EEGDataNotAvailable(f"{file} is missing; pass download=True to fetch it from {url} "
-                                              "(or put the file there yourself)")
+                                              "(or put the file there yourself). BNCI Horizon publishes no checksum: "
+                                              "the file is unverified, its sha256 is recorded on first use and "
+                                              "checked on every later load")
                 _fetch(url, file)
             checksums.check(file, source=url)
             parts.append(read_bnci2014001_mat(file, subject=int(s), **pipeline))

@@ -27,7 +27,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tab_common import LABEL_FONTSIZE, MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, listen, load_weights, toast
+from tab_common import (
+    LABEL_FONTSIZE,
+    MAX_UPLOAD_MB,
+    DemoError,
+    clean_message,
+    demo_exports,
+    listen,
+    load_weights,
+    toast,
+)
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]

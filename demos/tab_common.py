@@ -32,8 +32,9 @@ __all__ = ["COMPUTE_CONCURRENCY", "CSS", "LABEL_FONTSIZE", "LEGEND_FONTSIZE", "M
 #: The hub's cap on any upload, in MB (a tab may check a smaller one of its own).
 MAX_UPLOAD_MB = 20
 
-#: Runs of one model event (a button) computing at once, unless the hub is started with ``--concurrency N``.
-#: On this 2-core machine 2 lowers the p95 latency of 20 concurrent requests and more does not
+#: Runs of one model event (a button) computing at once, unless the hub is started with ``--concurrency N``:
+#: one per core of the 2-core machine the demos are tested on. The requests are CPU-bound; on that machine,
+#: under other jobs' load, 1, 2 and 4 gave p95 latencies within the noise of each other for bursts of 20
 #: (benchmarks/results/demo_load.md).
 COMPUTE_CONCURRENCY = 2
 #: Runs of one cheap page-update event (a dropdown's change) at once.

@@ -41,8 +41,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class Entry:
         label: a human name for tables and tabs.
         fit: False for a model without parameters: the table's ``build`` hook makes it, nothing is trained.
         ship: False for a comparison run: trained and scored, exported only inside its run directory.
-        extra: anything the app's hooks need (free-form).
     """
 
     name: str
@@ -82,7 +81,6 @@ class Entry:
     label: str = ""
     fit: bool = True
     ship: bool = True
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def needs(self) -> list[str]:
         """Entries whose exports this entry's overrides name."""

@@ -162,7 +162,7 @@ def test_bnci2014001_reads_the_official_mat_layout(tmp_path):
                                                                    struct_as_record=False)["data"][1]
     start = int(raw_run.trial[0]) - 1 + 2 * 250
     assert np.allclose(ep.X[0], raw_run.X[start:start + 1000, :22].T * 1e-6, atol=1e-9)  # µV -> V
-    with pytest.raises(eeg.EEGDataNotAvailable, match="pass download=True"):
+    with pytest.raises(eeg.EEGDataNotAvailable, match="pass download=True.*publishes no checksum: the file is unverified"):
         eeg.load_bnci2014001([2], sessions=["T"], path=tmp_path)
     with pytest.raises(ValueError, match="subjects 1-9"):
         eeg.load_bnci2014001([10], path=tmp_path)

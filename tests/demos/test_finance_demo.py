@@ -30,6 +30,7 @@ def test_shipped_snapshot_reproduces_the_recorded_test_metrics():
     assert corr is not None and fig is not None, data
     for ax in fig.axes:  # readable legends at the hub's size
         assert {t.get_fontsize() for t in ax.get_legend().get_texts()} == {LEGEND_FONTSIZE}
+    assert corr.axes[-1].get_ylabel() == "correlation of daily log returns"  # the colour bar says what it shows
     assert "Shipped snapshot `wiki`" in data and "2000-03-01 .. 2013-03-01" in data and "Zero-shot" not in data
     assert all(t in data for t in m.selected)
     dm = ft.prepare_data(m, WIKI, "AAPL", "GOOG, IBM, MSFT")

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
 
 import forecast_tab as ft
-from tab_common import LEGEND_FONTSIZE  # noqa: E402
-from spanmix.apps.harness.export import load_pretrained  # noqa: E402
+from spanmix.apps.harness.export import load_pretrained
+from tab_common import LEGEND_FONTSIZE
 
 #: The weights the demo ships (`spanmix weights build forecast`, apps/forecast/weights.py).
 SHIPPED = [

@@ -15,8 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
 
-import hub  # noqa: E402
-import tab_common  # noqa: E402
+import hub
+import tab_common
 
 #: The endpoints that run a model: one per button, each named ``<tab>_<action>``.
 COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate",

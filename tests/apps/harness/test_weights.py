@@ -113,7 +113,7 @@ def test_bad_tables_entries_and_commands(tmp_path, monkeypatch, capsys):
     assert "linear_vic_elec_s" in listing and "not built" in listing and "--data.features S" in listing
     for argv, message in [
         (["build", "forecast", "nope"], "unknown forecast entry 'nope'; expected one of: naive_vic_elec_s"),
-        (["build", "forecast", "--all", "linear_vic_elec_s"], "entry names or --all, not both"),
+        (["build", "forecast", "--all", "linear_vic_elec_s"], "give entry names or --all, not both"),
         (["build", "points"], "unknown app 'points'"),
     ]:
         with pytest.raises(SystemExit) as exit_:
