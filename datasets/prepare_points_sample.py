@@ -19,8 +19,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from spanmix.datasets.points import (KICAD_SAMPLE, PART_NAMES, material_part, normalize_unit_sphere,
-                                     read_vrml, sample_mesh)
+from spanmix.datasets.points import (
+    KICAD_SAMPLE,
+    PART_NAMES,
+    material_part,
+    normalize_unit_sphere,
+    read_vrml,
+    sample_mesh,
+)
 
 CATEGORIES = ("Capacitor_THT", "Connector_PinHeader_2.54mm", "Package_DIP", "Package_QFP", "Package_BGA",
               "Connector_Dsub", "Resistor_THT", "Crystal", "LED_THT", "Relay_THT")

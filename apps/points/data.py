@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import lightning as L
-import numpy as np
 import torch
 from spanmix.datasets import points as P
 from torch.utils.data import DataLoader, Dataset

@@ -116,7 +116,7 @@ class PointsTask(SpanmixModule):
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["points"]))
         return loss
 
-    def _evaluate(self, batch, stage: str) -> torch.Tensor:
+    def _evaluate(self, batch, stage: str, batch_idx: int = 0) -> torch.Tensor:
         n = len(batch["points"])
         logits = self(batch["points"], batch.get("category"))
         loss = self._loss(logits, batch)
@@ -151,7 +151,7 @@ class PointsTask(SpanmixModule):
         self._log_iou("val")
 
     def test_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._evaluate(batch, "test")
+        return self._evaluate(batch, "test", batch_idx)
 
     def on_test_epoch_end(self) -> None:
         self._log_iou("test")

@@ -51,7 +51,7 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         d = records[name]
         t = d["test_metrics"]
         size = (out_dir / name / "model.safetensors").stat().st_size
-        cell = lambda k: f"{100 * t[k]:.1f}" if k in t else "–"  # noqa: E731
+        cell = lambda k: f"{100 * t[k]:.1f}" if k in t else "–"
         rows.append(f"| `{name}` | {d['label']} | {d['parameters']:,} | {d['test_models']} | {cell('oa')} | "
                     f"{cell('macc')} | {cell('oa_vote')} | {cell('macc_vote')} | {size / 1024:.0f} KiB | "
                     f"{d['train_seconds']:.0f} | `{d['command']}` |")

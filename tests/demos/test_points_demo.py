@@ -43,7 +43,7 @@ def test_shipped_shape_gives_probabilities_and_true_parts(weights_dir):
 
 def test_predicted_parts_when_a_partseg_export_is_shipped(weights_dir, points_exports):
     shutil.copytree(points_exports["partseg"], weights_dir / "partseg")
-    _, fig, status = points_tab.on_run(points_tab.shipped_choices()[0], None, weights_dir)
+    _, _, status = points_tab.on_run(points_tab.shipped_choices()[0], None, weights_dir)
     assert "predicted parts" in status
 
 

@@ -57,7 +57,7 @@ from spanmix.backbone import MixerStack
 from spanmix.backbone.serializers import PointSerializer
 from torch import nn
 
-__all__ = ["GPM", "GPSFormerCls", "GPSFormerEncoder", "GPSFormerPartSeg", "LSFConv", "SIZES"]
+__all__ = ["GPM", "SIZES", "GPSFormerCls", "GPSFormerEncoder", "GPSFormerPartSeg", "LSFConv"]
 
 #: named sizes; ``GPSFormerCls(size="elite", ...)``
 SIZES: dict[str, dict[str, Any]] = {
