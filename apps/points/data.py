@@ -138,7 +138,8 @@ class PointDataModule(L.LightningDataModule):
         hp = self.hparams
         if hp.dataset == "kicad":
             d = P.load_kicad_sample()
-            self.classes, self.part_names = list(d["classes"]), list(P.PART_NAMES)
+            # plain str: numpy strings in the hyper-parameters would make checkpoints unloadable with weights_only
+            self.classes, self.part_names = [str(c) for c in d["classes"]], list(P.PART_NAMES)
             self.part_count = len(P.PART_NAMES)
             self.parts_of_category = None
             return {s: {k: d[k][d["split"] == s] for k in ("points", "normals", "label", "parts")}
@@ -146,7 +147,8 @@ class PointDataModule(L.LightningDataModule):
         from spanmix.datasets import points_standard as S
 
         out = S.load_standard(hp.dataset, variant=hp.variant, download=hp.download, cache_dir=hp.cache_dir)
-        self.classes, self.part_names, self.part_count = out["classes"], out.get("part_names"), out.get("num_parts", 0)
+        self.classes = [str(c) for c in out["classes"]]
+        self.part_names, self.part_count = out.get("part_names"), out.get("num_parts", 0)
         self.parts_of_category = out.get("parts_of_category")
         return out["splits"]
 
