@@ -26,7 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _measure import measure  # noqa: E402
+from _measure import measure
 
 OUT = ROOT / "benchmarks" / "results" / "points.md"
 
@@ -41,7 +41,7 @@ def bench_ops(sizes=(1024, 8192, 65536)) -> list[str]:
 
     os.environ["SPANMIX_POINTS_TORCH_OPS"] = "1"
     rows = ["| operator | N | spanmix (torch) | fpsample | open3d | SciPy cKDTree |", "|---|---|---|---|---|---|"]
-    fmt = lambda r: f"{1e3 * r['seconds']:.1f} ms" if r else "–"  # noqa: E731
+    fmt = lambda r: f"{1e3 * r['seconds']:.1f} ms" if r else "–"
     for n in sizes:
         pts = torch.rand(1, n, 3, generator=torch.Generator().manual_seed(0))
         p = pts[0].numpy().astype(np.float64)
@@ -130,6 +130,7 @@ def main() -> int:
     ap.add_argument("--ops", action="store_true")
     ap.add_argument("--models", action="store_true")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 8192, 65536], help="N for --ops")
     ns = ap.parse_args()
     if not (ns.ops or ns.models):
         ns.ops = True
@@ -137,7 +138,7 @@ def main() -> int:
              f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
              f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", ""]
     if ns.ops:
-        parts += ["## Point operators (one cloud, median of 3)", ""] + bench_ops() + [""]
+        parts += ["## Point operators (one cloud, median of 3)", ""] + bench_ops(tuple(ns.sizes)) + [""]
     if ns.models:
         parts += [f"## Models on the shipped KiCad set ({ns.epochs} epochs, 256 points)", ""] + bench_models(ns.epochs) + [""]
     parts.append(f"Load average after: {_load()}.")
