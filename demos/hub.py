@@ -33,6 +33,7 @@ TABS: list[tuple[str, str]] = [
     ("Finance", "finance_tab"),
     ("Genomics", "genomics_tab"),
     ("Restore", "restore_tab"),
+    ("Video", "video_tab"),
     ("Points", "points_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
