@@ -34,6 +34,7 @@ TABS: list[tuple[str, str]] = [
     ("Genomics", "genomics_tab"),
     ("Restore", "restore_tab"),
     ("Video", "video_tab"),
+    ("Points", "points_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
