@@ -20,12 +20,14 @@ APPS: dict[str, str] = {
     "eeg": "spanmix.apps.eeg.cli",
     "finance": "spanmix.apps.forecast.finance_cli",
     "genomics": "spanmix.apps.genomics.cli",
+    "music": "spanmix.apps.music.cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics", "music": "music"}
 #: An app's commands besides LightningCLI's (the app's ``main`` handles them), for the usage text.
 _APP_COMMANDS: dict[str, str] = {
     "genomics": "generate --weights DIR --prompt ACGT [--max-new-tokens N]   (stream a DNA continuation)",
+    "music": 'generate --weights DIR --chords "C G Am F | ..." --bars N --output melody.mid|.musicxml|.wav',
 }
 
 
