@@ -31,9 +31,10 @@ test: install
 test-fast: install
 	$(PY) -m pytest tests -m "not slow"
 
-# The main job: the Gradio hub on http://127.0.0.1:7860 (PORT=... to change it).
+# The main job: the Gradio hub on http://127.0.0.1:7860 (`make demo PORT=7862` to change the port; without
+# PORT, demos/hub.py reads $SPANMIX_DEMO_PORT, else 7860).
 demo: install
-	$(PY) demos/hub.py
+	$(PY) demos/hub.py $(if $(PORT),--port $(PORT))
 
 # Every benchmark table in benchmarks/results/ (hours on 2 CPU cores). benchmarks/kernels.py times the
 # Triton kernels on a CUDA machine only; here it writes their compile-time resource table (--ptxas).
@@ -44,6 +45,7 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) benchmarks/eeg.py --epochs 15 --seeds 0 1 2
 	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
 	$(PY) benchmarks/kernels.py --ptxas
+	$(PY) benchmarks/demo_load.py --concurrency 1 2 4
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -2,7 +2,13 @@
 
     spanmix <app> fit|validate|test|predict --config CFG.yaml [--key value ...]   (LightningCLI; see --help)
     spanmix export --ckpt PATH --out DIR                                          (checkpoint -> safetensors)
+    spanmix weights build <app> [entry ...] | --all                               (shipped weights; see harness.weights)
     spanmix --help
+    spanmix ... --debug        (or SPANMIX_DEBUG=1): show the traceback of an error
+
+Errors a user can fix (bad options, files, data; see ``spanmix.apps.harness.errors``) print one line,
+``spanmix <app> <cmd>: error: <message>``, and exit with code 2; other exceptions are bugs and keep their
+traceback. Lightning's and pooch's info lines go to stdout, so stderr carries only warnings and errors.
 
 Each app module in ``APPS`` is imported only when named and exposes ``main(args: list[str] | None)``,
 which calls ``spanmix.apps.harness.run_cli``.
@@ -10,9 +16,13 @@ which calls ``spanmix.apps.harness.run_cli``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
+
+from spanmix.apps.harness.errors import cli_errors, debug_requested
 
 #: app name -> module exposing ``main(args)``. Add a line here for each new app.
 APPS: dict[str, str] = {
@@ -37,15 +47,17 @@ def _usage() -> str:
                      for name in APPS)
     return (
         "usage: spanmix <app> {fit,validate,test,predict} --config CFG.yaml [--key value ...]\n"
-        "       spanmix export --ckpt PATH --out DIR\n\n"
+        "       spanmix export --ckpt PATH --out DIR\n"
+        "       spanmix weights build <app> [entry ...] | --all\n\n"
         f"apps:\n{apps}\n\n"
-        "commands:\n  export     Lightning checkpoint -> model.safetensors + config.json\n\n"
+        "commands:\n  export     Lightning checkpoint -> model.safetensors + config.json\n"
+        "  weights    build an app's shipped weights from its table (no entry names: list them)\n\n"
         "`spanmix <app> --help` and `spanmix <app> fit --help` list every option; `--print_config` prints\n"
         "the full resolved config. Runs go to runs/<app>/<experiment>; resume with `fit --ckpt_path last`.\n"
     )
 
 
-def _export(argv: Sequence[str]) -> int:
+def _export(argv: Sequence[str], debug: bool = False) -> int:
     parser = argparse.ArgumentParser(
         prog="spanmix export", description="Export a Lightning checkpoint as safetensors + JSON.")
     parser.add_argument("--ckpt", required=True,
@@ -56,11 +68,8 @@ def _export(argv: Sequence[str]) -> int:
     ns = parser.parse_args(list(argv))
     from spanmix.apps.harness.export import export_checkpoint
 
-    try:
+    with cli_errors("spanmix export", debug):
         out = export_checkpoint(ns.ckpt, ns.out, class_path=ns.class_path)
-    except (OSError, ValueError) as e:
-        sys.stderr.write(f"spanmix export: error: {e}\n")
-        return 1
     print(f"exported {ns.ckpt} -> {out}/model.safetensors, {out}/config.json")
     return 0
 
@@ -68,15 +77,20 @@ def _export(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spanmix`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
     if not argv or argv[0] in ("-h", "--help"):
         (sys.stdout if argv else sys.stderr).write(_usage())
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name == "export":
-        return _export(rest)
+        return _export(rest, debug)
+    if name == "weights":
+        from spanmix.apps.harness.weights import main as weights_main
+
+        return weights_main(rest, debug)
     if name not in APPS:
         sys.stderr.write(f"spanmix: unknown app {name!r}. Available apps: {', '.join(sorted(APPS))}; "
-                         f"other commands: export. See `spanmix --help`.\n")
+                         f"other commands: export, weights. See `spanmix --help`.\n")
         return 2
     try:
         module = importlib.import_module(APPS[name])
@@ -87,9 +101,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"spanmix {name}: a dependency is missing ({e}). Install it with: "
                          f"pip install 'spanmix[{extra}]'\n")
         return 1
-    module.main(rest)
+    _info_logs_to_stdout()
+    command = next((a for a in rest if not a.startswith("-")), None)
+    with cli_errors(f"spanmix {name}" + (f" {command}" if command else ""), debug):
+        module.main(rest)
     return 0
 
+
+def _info_logs_to_stdout() -> None:
+    # Lightning ("Seed set to 0", "GPU available: ...") and pooch (mne's downloads: "Downloading data from")
+    # log progress through stderr handlers of their own loggers; pooch's is not in logging's registry.
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    with contextlib.suppress(ImportError):
+        import pooch
+
+        loggers.append(pooch.get_logger())
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                handler.setStream(sys.stdout)
 
 if __name__ == "__main__":
     sys.exit(main())

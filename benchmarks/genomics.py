@@ -12,7 +12,7 @@
 2. **Quality**: bits per nucleotide on the held-out E. coli test region after a fixed wall-clock training
    budget at context 1k vs 8k (same model, same tokens per step, same optimiser), and the Oct4-vs-Mafk
    test accuracy/MCC of pretrained+fine-tuned vs from-scratch HyenaDNA vs the CNN baseline, read from
-   ``pretrained/genomics/results.json`` (written by ``demos/train_genomics_weights.py``).
+   ``pretrained/genomics/results.json`` (written by ``spanmix weights build genomics``).
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def quality(seconds: float) -> str:
                 "region at context 1,024 (uniform = 2.0)."
             )
     else:
-        cls = "_Not run: `pretrained/genomics/results.json` is missing (run `python demos/train_genomics_weights.py`)._"
+        cls = "_Not run: `pretrained/genomics/results.json` is missing (run `spanmix weights build genomics --all`)._"
     return ctx, cls
 
 
@@ -301,7 +301,7 @@ def main() -> int:
             f"{ns.seconds:.0f} s of wall-clock time on the E. coli training region (16,384 bases per step: batch 16 × 1k "
             "or 2 × 8k; AdamW lr 2e-3, wd 0.1, no warm-up schedule), then evaluated on every base of the held-out test "
             f"region (last 5% of the genome) in non-overlapping windows of its own context length.\n\n{ctx}\n\n"
-            "## Quality: Oct4 vs Mafk (200 bp peaks, test split)\n\nFrom `demos/train_genomics_weights.py` (40 optimiser steps of "
+            "## Quality: Oct4 vs Mafk (200 bp peaks, test split)\n\nFrom `spanmix weights build genomics` (40 optimiser steps of "
             f"64 peaks each, i.e. 0.4 epoch; see `pretrained/genomics/METRICS.md`).\n\n{cls}\n"
         )
     RESULTS.parent.mkdir(exist_ok=True)

@@ -20,6 +20,12 @@ missing, a rate that differs from the one required, no events, NaN samples, epoc
 recording. Standard datasets download only on request (``download=True``) into ``$SPANMIX_CACHE/eeg``
 (default ``~/.cache/spanmix/eeg``); otherwise a missing file raises :class:`EEGDataNotAvailable`
 saying where it is expected and how to get it.
+
+Integrity: BNCI Horizon serves BCI IV 2a over plain http and publishes no checksum, so those downloads are
+**unverified**. Every cached file a loader reads is checked with :func:`spanmix.datasets.checksums.check`:
+its SHA-256 is recorded in ``SHA256SUMS`` beside it on first use (with an ``UnverifiedFile`` warning) and
+compared on every later load (``ChecksumMismatch`` if it changed). PhysioNet's EEG-BCI files are fetched
+by mne over https and checked against mne's recorded hashes; they are then recorded the same way.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from spanmix.datasets import checksums
 from spanmix.datasets.cache import cache_dir as _cache_dir
 
 __all__ = [
@@ -480,7 +487,7 @@ def _fetch(url: str, dest: Path) -> Path:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # No checksum is published for these files by BNCI Horizon; the download is unverified.
+        # No checksum is published for these files by BNCI Horizon: checksums.check records one on first use.
         return Path(pooch.retrieve(url, known_hash=None, fname=dest.name, path=dest.parent, progressbar=False))
     except (urllib.error.URLError, OSError, Exception) as err:
         raise EEGDataNotAvailable(f"could not download {url}: {err}. Without network access, fetch it "
@@ -534,7 +541,9 @@ def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = (
     """BCI Competition IV 2a (BNCI2014001): 9 subjects, 22 EEG channels, 250 Hz, 4 MI classes.
 
     Files ``A{01..09}{T,E}.mat`` from ``BNCI2014001_URL`` in ``cache_dir(path)/BNCI2014001``; fetched only with
-    ``download=True``. ``pipeline`` goes to :func:`epochs_from_raw` (``l_freq``, ``h_freq``, ``sfreq``...).
+    ``download=True``, over plain http and **unverified** (no published checksum): the SHA-256 of each file is
+    recorded on first use and checked on every later load (:mod:`spanmix.datasets.checksums`).
+    ``pipeline`` goes to :func:`epochs_from_raw` (``l_freq``, ``h_freq``, ``sfreq``...).
     """
     folder = cache_dir(path) / "BNCI2014001"
     parts = []
@@ -549,8 +558,11 @@ def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = (
             if not file.is_file():
                 if not download:
                     raise EEGDataNotAvailable(f"{file} is missing; pass download=True to fetch it from {url} "
-                                              "(or put the file there yourself)")
+                                              "(or put the file there yourself). BNCI Horizon publishes no checksum: "
+                                              "the file is unverified, its sha256 is recorded on first use and "
+                                              "checked on every later load")
                 _fetch(url, file)
+            checksums.check(file, source=url)
             parts.append(read_bnci2014001_mat(file, subject=int(s), **pipeline))
     return EEGEpochs.concatenate(parts)
 
@@ -602,5 +614,7 @@ def load_eegbci(subjects: Sequence[int] = (1,), runs: Sequence[int] = EEGBCI_RUN
             except Exception as err:
                 raise EEGDataNotAvailable(f"could not download EEGBCI subject {s} from PhysioNet: {err}. "
                                           f"Put the EDF files at {files[0].parent} yourself") from None
+        for f in files:
+            checksums.check(f, source="https://physionet.org/content/eegmmidb/1.0.0/")
         parts.append(read_eegbci_edf(files, subject=int(s), **pipeline))
     return EEGEpochs.concatenate(parts)

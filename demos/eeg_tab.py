@@ -6,7 +6,7 @@ The page shows one row per epoch (time, event, predicted class and its probabili
 the event names one of the model's classes) and a topomap (``mne.viz.plot_topomap``) of DBConformer's
 channel-attention weights averaged over the epochs.
 
-Weights: ``pretrained/eeg/*`` (``demos/train_eeg_weights.py``). Each records the channels, rate, window and
+Weights: ``pretrained/eeg/*`` (``spanmix weights build eeg``). Each records the channels, rate, window and
 classes it was trained on. An upload is read with mne, the model's channels are picked (a message names the
 missing ones), it is resampled to the model's rate and epoched ``[tmin, tmax)`` around the chosen events,
 scaled to microvolts and Euclidean-aligned with its own epochs (as the training data was, per subject).
@@ -22,11 +22,21 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, load_weights, toast
+from tab_common import (
+    LABEL_FONTSIZE,
+    MAX_UPLOAD_MB,
+    DemoError,
+    clean_message,
+    demo_exports,
+    listen,
+    load_weights,
+    toast,
+)
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +194,7 @@ def upload_events(raw) -> list[str]:
     try:
         _, groups = eeg.find_events(raw)
     except ValueError as err:
-        raise DemoError(str(err)) from None
+        raise DemoError(clean_message(str(err))) from None
     return list(groups)
 
 
@@ -264,8 +274,17 @@ def predict_epochs(model: ShippedModel, src: EEGSource) -> dict[str, np.ndarray]
     return {"probs": np.concatenate(probs), "weights": np.concatenate(weights)}
 
 
+def relative_weights(weights: np.ndarray) -> np.ndarray:
+    """Channel-attention weights (softmax over C channels) relative to uniform attention: ``weights · C``,
+    so 1 is uniform, 2 twice the uniform share 1/C."""
+    return np.asarray(weights, dtype=np.float64) * np.shape(weights)[-1]
+
+
 def topomap_figure(weights: np.ndarray, model: ShippedModel, title: str):
-    """``mne.viz.plot_topomap`` of the mean channel-attention weight per electrode."""
+    """``mne.viz.plot_topomap`` of the mean channel-attention weight per electrode, relative to uniform (1/C).
+
+    The scale is symmetric about 1 (uniform) with a diverging colour map, so a nearly uniform attention
+    looks nearly white instead of filling the full colour range; the colour bar says so."""
     import mne
     from matplotlib.figure import Figure
 
@@ -275,13 +294,16 @@ def topomap_figure(weights: np.ndarray, model: ShippedModel, title: str):
     else:
         info.set_montage(mne.channels.make_dig_montage(dict(zip(model.ch_names, np.array(model.ch_pos))),
                                                        coord_frame="head"))
-    fig = Figure(figsize=(5.2, 4.4), layout="constrained")
+    rel = relative_weights(weights)
+    spread = max(float(np.abs(rel - 1).max()), 1e-3)
+    fig = Figure(figsize=(5.6, 4.4), layout="constrained")
     ax = fig.subplots()
-    im, _ = mne.viz.plot_topomap(weights, info, axes=ax, show=False, cmap="viridis", contours=4,
-                                 vlim=(float(weights.min()), float(weights.max())),
+    im, _ = mne.viz.plot_topomap(rel, info, axes=ax, show=False, cmap="RdBu_r", contours=4,
+                                 vlim=(1 - spread, 1 + spread),
                                  names=list(model.ch_names) if len(model.ch_names) <= 20 else None)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="channel-attention weight")
-    ax.set_title(title, fontsize=10)
+    bar = fig.colorbar(im, ax=ax, shrink=0.8)
+    bar.set_label(f"attention ÷ uniform (1/{len(rel)}); 1 = uniform", fontsize=LABEL_FONTSIZE)
+    ax.set_title(f"{title}\nrange {rel.min():.3f}–{rel.max():.3f} × uniform", fontsize=LABEL_FONTSIZE)
     return fig
 
 
@@ -317,6 +339,10 @@ def run(source: str, upload: str | None, choice: str, events: list[str] | None =
                          f"{100 * model.test_metrics['acc']:.1f} %.")
         else:
             lines.append("No epoch's event names one of the model's classes, so there is no accuracy to report.")
+        rel = relative_weights(out["weights"].mean(0))
+        lines.append(f"Channel attention (mean over the epochs) spans {rel.min():.3f}–{rel.max():.3f} × the uniform "
+                     f"share 1/{len(rel)}" + (": nearly uniform, so the topomap's colours show small differences."
+                                              if np.abs(rel - 1).max() < 0.1 else "."))
         lines.append(f"\nTrained with `{model.command}`.")
         kind = "SIMULATED data" if source == SIMULATED else "real EEG" if source == REAL else Path(upload or "").name
         fig = topomap_figure(out["weights"].mean(0), model, f"Mean channel attention ({kind})")
@@ -325,7 +351,8 @@ def run(source: str, upload: str | None, choice: str, events: list[str] | None =
         message = str(err)
     except Exception as err:  # a bug, not the user's input: log it, show one line
         log.error("eeg decoding failed:\n%s", traceback.format_exc())
-        message = f"unexpected {type(err).__name__}: {clean_message(str(err), upload)}"
+        message = f"unexpected {type(err).__name__}: {err}"
+    message = clean_message(message, upload)
     toast(message)
     return None, None, error_box(message)
 
@@ -349,10 +376,16 @@ def on_change(source: str, upload: str | None, weights_dir: Path = WEIGHTS_DIR):
             src = load_source(source, model)
             ev, ch = src.available_events, list(model.ch_names)
     except DemoError as err:
-        info = error_box(str(err))
+        info = error_box(clean_message(str(err), upload))
     chosen_ch = [c for c in model.ch_names if c in ch]
     return (gr.update(value=model.label), gr.update(visible=source == UPLOAD),
-            gr.update(choices=ev, value=ev), gr.update(choices=ch, value=chosen_ch), info)
+            gr.update(choices=ev, value=ev), gr.update(choices=ch, value=chosen_ch),
+            gr.update(label=channels_label(chosen_ch)), info)
+
+
+def channels_label(chosen: list[str] | None) -> str:
+    """The channel accordion's title: how many channels are selected, and that it opens."""
+    return f"Channels: {len(chosen or [])} selected (click to review or change)"
 
 
 def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
@@ -361,7 +394,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
 
     models = list_models(weights_dir)
     if not models:
-        gr.Markdown(error_box(f"No shipped EEG weights in {weights_dir}; run `python demos/train_eeg_weights.py`."))
+        gr.Markdown(error_box(f"No shipped EEG weights in {weights_dir}; run `spanmix weights build eeg --all`."))
         return
     first = next((m for m in models if m.name == SOURCE_MODEL[REAL]), models[0])
     gr.Markdown("Decode EEG epochs with **DBConformer** (Wang et al. 2025): a temporal and a spatial transformer "
@@ -378,15 +411,21 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
             src = load_source(REAL, first)
             events = gr.Dropdown(src.available_events, value=src.available_events, multiselect=True,
                                  label="Events to epoch around", elem_id="eeg-events")
-            channels = gr.Dropdown(list(first.ch_names), value=list(first.ch_names), multiselect=True,
-                                   label="Channels", elem_id="eeg-channels")
-            button = gr.Button("Decode", variant="primary")
+            button = gr.Button("Decode", variant="primary", elem_id="eeg-decode")
+            # 60 channel chips fill ~1,000 px: folded below the button, open on demand
+            with gr.Accordion(channels_label(list(first.ch_names)), open=False,
+                              elem_id="eeg-channels-accordion") as channel_box:
+                channels = gr.Dropdown(list(first.ch_names), value=list(first.ch_names), multiselect=True,
+                                       label="Channels", elem_id="eeg-channels")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="eeg-summary")
             topo = gr.Plot(label="Channel attention", format="png", elem_id="eeg-topomap")
             table = gr.Dataframe(label="Per-epoch predictions", elem_id="eeg-table", interactive=False)
-    for trigger in (source.change, upload.change):
-        trigger(lambda s, u: on_change(s, u, weights_dir), [source, upload],
-                [choice, upload_group, events, channels, upload_info])
-    button.click(lambda s, u, c, e, ch: run(s, u, c, e, ch, weights_dir), [source, upload, choice, events, channels],
-                 [table, topo, summary])
+    for trigger, what in ((source.change, "source"), (upload.change, "upload")):
+        listen(trigger, lambda s, u: on_change(s, u, weights_dir), [source, upload],
+               [choice, upload_group, events, channels, channel_box, upload_info], api_name=f"eeg_{what}_changed",
+               compute=False)
+    listen(channels.change, lambda ch: gr.update(label=channels_label(ch)), [channels], [channel_box],
+           api_name="eeg_channels_changed", compute=False)
+    listen(button.click, partial(run, weights_dir=weights_dir),
+           [source, upload, choice, events, channels], [table, topo, summary], api_name="eeg_decode")

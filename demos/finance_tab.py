@@ -7,7 +7,7 @@ The page shows the return-correlation matrix of the training window and the tick
 next-day prediction against the truth over the test period (closes and returns), and the test metrics next
 to the random walk (zero return = yesterday's close).
 
-The weights (``pretrained/finance/``, trained by ``demos/train_finance_weights.py`` on the ``wiki``
+The weights (``pretrained/finance/``, built by ``spanmix weights build finance`` on the ``wiki``
 snapshot, target AAPL) read 30 days of 4 features per ticker: the ``k2`` weights need exactly two
 correlated tickers, ``k0`` the target alone. On any other target or data they are applied zero-shot (the
 features are standardised with the new data's training split), and the page says so. Offline, the live
@@ -22,11 +22,12 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from tab_common import DemoError, demo_exports, load_weights
+from tab_common import LABEL_FONTSIZE, DemoError, demo_exports, legend, listen, load_weights
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +121,11 @@ def prepare_data(m: ShippedModel, source: str, target: str, universe: str | None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dm.setup()
-    except NetworkUnavailable as err:
-        raise DemoError(f"Live data needs the internet, and this machine cannot reach it: {err}. On this page, pick "
-                        "a shipped snapshot above (real data, works offline).") from None
+    except NetworkUnavailable as err:  # its text carries yfinance/curl internals and the cache path: log only
+        log.info("live prices unavailable: %s", err)
+        raise DemoError("Live data needs the internet, and this machine cannot reach Yahoo Finance (nothing is "
+                        "cached for these tickers and dates). Pick a shipped snapshot above: real prices that work "
+                        "offline.") from None
     except ValueError as err:  # FinanceDataError is a ValueError too
         raise DemoError(str(err)) from None
     return dm
@@ -173,16 +176,16 @@ def make_figure(result: dict[str, Any], target: str, label: str):
     d = result["dates"]
     top.plot(d, result["p_true"], color="black", lw=1.3, label="true close")
     top.plot(d, result["p_hat"], color="tab:red", lw=1.0, alpha=0.85, label=f"{label}: predicted close")
-    top.set_ylabel(f"{target} adjusted close")
+    top.set_ylabel(f"{target} adjusted close", fontsize=LABEL_FONTSIZE)
     top.set_title("Test period: next-day close, predicted from the previous 30 days "
-                  "(the random walk's prediction is yesterday's close)", loc="left", fontsize=11)
+                  "(the random walk's prediction is yesterday's close)", loc="left", fontsize=LABEL_FONTSIZE)
     bottom.plot(d, result["r_true"] * 100, color="0.45", lw=0.8, label="true log return")
     bottom.plot(d, result["r_hat"] * 100, color="tab:red", lw=1.2, label="predicted log return")
     bottom.axhline(0, color="black", lw=0.8, ls="--", label="random walk (zero return)")
-    bottom.set_ylabel("daily log return (%)")
+    bottom.set_ylabel("daily log return (%)", fontsize=LABEL_FONTSIZE)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        legend(ax, loc="upper left")
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -248,7 +251,7 @@ def model_card(choice: str, weights_dir: Path = WEIGHTS_DIR) -> str:
             f"wiki snapshot, target AAPL (correlated: {', '.join(m.selected) or 'none'}):\n```\n{m.command}\n```\n"
             f"Recorded test ({m.test_period[0]}..{m.test_period[1]}): MSE ×10⁴ {t['mse'] * 1e4:.4f} "
             f"(random walk {t['rw_mse'] * 1e4:.4f}), directional accuracy {t['diracc']:.3f}, MAPE "
-            f"{t['mape'] * 1e2:.3f} %. Regenerate with `python demos/train_finance_weights.py {m.name}`.")
+            f"{t['mape'] * 1e2:.3f} %. Regenerate with `spanmix weights build finance {m.name}`.")
 
 
 def run(source: str, target: str, universe: str, choice: str, start: str | None = None, end: str | None = None,
@@ -293,7 +296,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     models = list_models(weights_dir)
     if not models:
         gr.Markdown(error_box(f"No shipped finance weights in {weights_dir}. Run "
-                              "`python demos/train_finance_weights.py` to make them."))
+                              "`spanmix weights build finance --all` to make them."))
         return
     labels = list(sources())
     gr.Markdown(
@@ -318,7 +321,9 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
             plot = gr.Plot(label="Prediction", show_label=False, format="png", elem_id="finance-plot")
             corr = gr.Plot(label="Correlation", show_label=False, format="png", elem_id="finance-corr")
             card = gr.Markdown(model_card(models[0].choice, weights_dir), elem_id="finance-card")
-    source.change(on_source, [source], [dates, universe, target])
-    choice.change(lambda c: model_card(c, weights_dir), [choice], [card])
-    button.click(lambda s, t, u, c, a, b: run(s, t, u, c, a, b, weights_dir),
-                 [source, target, universe, choice, start, end], [corr, plot, data_md, metrics])
+    listen(source.change, on_source, [source], [dates, universe, target], api_name="finance_source_changed",
+           compute=False)
+    listen(choice.change, lambda c: model_card(c, weights_dir), [choice], [card], api_name="finance_model_card",
+           compute=False)
+    listen(button.click, partial(run, weights_dir=weights_dir),
+           [source, target, universe, choice, start, end], [corr, plot, data_md, metrics], api_name="finance_predict")

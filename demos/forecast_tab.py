@@ -2,7 +2,7 @@
 
 Pick a series -- the shipped ``vic_elec`` (hourly Victorian electricity demand, its temperature and
 holidays) or ``epf_fr_be`` (hourly Belgian day-ahead prices), or upload a CSV -- and one of the small
-models in ``pretrained/forecast/`` (trained by ``demos/train_forecast_weights.py`` with our configs on
+models in ``pretrained/forecast/`` (built by ``spanmix weights build forecast`` from our configs on
 vic_elec). The page shows the test error on the series' test split next to the naive baselines, one
 backtest window plotted against the truth, the forecast past the last row, and which command and
 config trained the weights, with their recorded test error.
@@ -31,13 +31,23 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tab_common import MAX_UPLOAD_MB, DemoError, clean_message, demo_exports, load_weights, toast
+from tab_common import (
+    LABEL_FONTSIZE,
+    MAX_UPLOAD_MB,
+    DemoError,
+    clean_message,
+    demo_exports,
+    legend,
+    listen,
+    load_weights,
+    toast,
+)
 from tab_common import error_box as _error_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +104,7 @@ class ShippedModel:
 
 
 def list_models(weights_dir: Path = WEIGHTS_DIR) -> list[ShippedModel]:
-    """The exports under ``weights_dir`` written by ``demos/train_forecast_weights.py``, MS before S."""
+    """The exports under ``weights_dir`` written by ``spanmix weights build forecast``, MS before S."""
     models = []
     for folder, meta in demo_exports(weights_dir):
         demo = meta["demo"]
@@ -387,7 +397,7 @@ def make_figure(window: dict[str, Any], future: dict[str, Any], model_label: str
         f"Backtest: test window {window['index'] + 1:,} of {window['windows']:,} "
         f"(MAE {_fmt_units(window['mae_units'])} {units})",
         loc="left",
-        fontsize=11,
+        fontsize=LABEL_FONTSIZE,
     )
     bottom.plot(
         future["history_dates"],
@@ -398,12 +408,12 @@ def make_figure(window: dict[str, Any], future: dict[str, Any], model_label: str
     )
     bottom.plot(future["dates"], future["pred"], color="tab:red", lw=2.0, label=model_label)
     bottom.set_title(
-        f"Forecast past the last row ({future['dates'][0]:%Y-%m-%d %H:%M} onwards)", loc="left", fontsize=11
+        f"Forecast past the last row ({future['dates'][0]:%Y-%m-%d %H:%M} onwards)", loc="left", fontsize=LABEL_FONTSIZE
     )
     for ax in (top, bottom):
-        ax.set_ylabel(f"{target} ({units})")
+        ax.set_ylabel(f"{target} ({units})", fontsize=LABEL_FONTSIZE)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -458,7 +468,7 @@ def model_card(choice: str, weights_dir: Path = WEIGHTS_DIR) -> str:
         f"{how} on **{m.dataset}** with config `{m.config_file}` (seed 0{epoch}):\n"
         f"```\n{m.command}\n```\n"
         f"**Recorded test error** ({m.dataset} test split, normalised): **MSE {_fmt(t['mse'])}, "
-        f"MAE {_fmt(t['mae'])}**{naive}. Regenerate with `python demos/train_forecast_weights.py {m.name}`."
+        f"MAE {_fmt(t['mae'])}**{naive}. Regenerate with `spanmix weights build forecast {m.name}`."
     )
 
 
@@ -581,7 +591,7 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
         gr.Markdown(
             error_box(
                 f"No shipped forecast weights in {weights_dir}. Run "
-                "`python demos/train_forecast_weights.py` to make them."
+                "`spanmix weights build forecast --all` to make them."
             )
         )
         return
@@ -611,11 +621,16 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
             plot = gr.Plot(label="Forecast", show_label=False, format="png", elem_id="forecast-plot")
             metrics = gr.Markdown(elem_id="forecast-metrics")
             card = gr.Markdown(model_card(default, weights_dir), elem_id="forecast-card")
-    source.change(lambda s, c: on_source(s, c, weights_dir), [source, choice], [upload_group, choice])
-    upload.change(lambda u, c: on_upload(u, c, weights_dir), [upload, choice], [target, upload_info])
-    choice.change(lambda c: model_card(c, weights_dir), [choice], [card])
-    button.click(
-        lambda s, u, c, t, p: predict(s, u, c, t, p, weights_dir),
+    listen(source.change, lambda s, c: on_source(s, c, weights_dir), [source, choice], [upload_group, choice],
+           api_name="forecast_source_changed", compute=False)
+    listen(upload.change, lambda u, c: on_upload(u, c, weights_dir), [upload, choice], [target, upload_info],
+           api_name="forecast_upload_changed", compute=False)
+    listen(choice.change, lambda c: model_card(c, weights_dir), [choice], [card],
+           api_name="forecast_model_card", compute=False)
+    listen(
+        button.click,
+        partial(predict, weights_dir=weights_dir),  # not a lambda: the API page shows the parameters' names
         [source, upload, choice, target, position],
         [plot, metrics, card],
+        api_name="forecast_predict",
     )

@@ -15,11 +15,12 @@ Bad input (other letters, empty text, too long, unreadable file) is shown as a m
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 import torch
 from tab_common import error_box as _error_box
-from tab_common import load_weights
+from tab_common import listen, load_weights, shading_legend
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "pretrained" / "genomics"
@@ -34,6 +35,8 @@ EXAMPLE = (
     "CATAATCAGTCCACATGCATTATTCATGGCCTCCCTAGGCACACACAATGCGGGCTGGCCAGCCTTCCACCGAGCGGGAGGAGGAAGGTCCGAAGCGGCCAA"
 )
 BASE_COLOURS = {"A": "#2e7d32", "C": "#1565c0", "G": "#ef6c00", "T": "#c62828", "N": "#757575"}
+SALIENCY_RGB = (255, 193, 7)  # amber: a base's background opacity is its saliency
+PROBABILITY_RGB = (33, 150, 243)  # blue: a generated base's background opacity is its probability
 
 CSS = """
 .genomics-seq { font-family: monospace; font-size: 14px; line-height: 1.6; word-break: break-all;
@@ -96,8 +99,9 @@ def classify(seq: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[dict[str, float
         pooled = h.mean(1) if clf.pooling == "mean" else h[:, -1]
         logits = clf.head(pooled)[0]
         k = int(logits.argmax())
-        logits[k].backward()
-    saliency = (emb.grad * emb).sum(-1).abs()[0]
+        # the gradient w.r.t. the input only: the shared weights' .grad stays untouched by concurrent requests
+        (grad,) = torch.autograd.grad(logits[k], emb)
+    saliency = (grad * emb.detach()).sum(-1).abs()[0]
     saliency = (saliency / saliency.max().clamp_min(1e-12)).tolist()
     probs = logits.detach().softmax(-1).tolist()
     return dict(zip(CLASSES, probs)), saliency
@@ -105,12 +109,14 @@ def classify(seq: str, weights_dir: Path = WEIGHTS_DIR) -> tuple[dict[str, float
 
 def shaded_sequence(seq: str, weights: list[float], title: str) -> str:
     """HTML of ``seq`` with each base's background alpha = its weight (0..1)."""
+    r, g, b_ = SALIENCY_RGB
     spans = "".join(
-        f'<span title="{i}: {w:.2f}" style="background: rgba(255, 193, 7, {w:.2f}); color: '
+        f'<span title="{i}: {w:.2f}" style="background: rgba({r}, {g}, {b_}, {w:.2f}); color: '
         f'{BASE_COLOURS.get(b, "#000")}">{b}</span>'
         for i, (b, w) in enumerate(zip(seq, weights))
     )
-    return f"<div><b>{html.escape(title)}</b></div><div class='genomics-seq'>{spans}</div>"
+    key = shading_legend("Background: saliency", SALIENCY_RGB, "0 (none)", "1 (the most salient base)")
+    return f"<div><b>{html.escape(title)}</b></div>{key}<div class='genomics-seq'>{spans}</div>"
 
 
 def on_classify(text: str | None, upload: str | None, weights_dir: Path = WEIGHTS_DIR):
@@ -159,8 +165,9 @@ def on_generate(
 
 def _generated_html(prompt: str, bases: list[str], probs: list[float], done: bool) -> str:
     head = f"<span style='color:#999'>{html.escape(prompt[-200:])}</span>"
+    r, g, b_ = PROBABILITY_RGB
     body = "".join(
-        f'<span title="p={p:.2f}" style="background: rgba(33, 150, 243, {p:.2f}); color: '
+        f'<span title="p={p:.2f}" style="background: rgba({r}, {g}, {b_}, {p:.2f}); color: '
         f'{BASE_COLOURS[b]}">{b}</span>'
         for b, p in zip(bases, probs)
     )
@@ -168,7 +175,10 @@ def _generated_html(prompt: str, bases: list[str], probs: list[float], done: boo
     status = "done" if done else "generating…"
     return (
         f"<div><b>Continuation ({len(bases)} bases, {status}; mean probability of the sampled base "
-        f"{mean:.2f})</b></div><div class='genomics-seq' id='genomics-generated'>{head}{body}</div>"
+        f"{mean:.2f})</b></div>"
+        + shading_legend("Background: probability the model gave the sampled base", PROBABILITY_RGB, "0", "1")
+        + "<div style='font-size:14px'>Grey: the end of the prompt.</div>"
+        + f"<div class='genomics-seq' id='genomics-generated'>{head}{body}</div>"
     )
 
 
@@ -215,12 +225,15 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     if len(have) < 2:
         gr.Markdown(
             error_box(
-                f"Shipped weights missing in {weights_dir}; run `python demos/train_genomics_weights.py`."
+                f"Shipped weights missing in {weights_dir}; run `spanmix weights build genomics --all`."
             )
         )
-    classify_btn.click(lambda t, u: on_classify(t, u, weights_dir), [text, upload], [label, saliency])
-    generate_btn.click(
-        lambda p, n, t, k, s: (yield from on_generate(p, n, t, k, s, weights_dir)),
+    listen(classify_btn.click, partial(on_classify, weights_dir=weights_dir), [text, upload], [label, saliency],
+           api_name="genomics_classify")
+    listen(
+        generate_btn.click,
+        partial(on_generate, weights_dir=weights_dir),
         [prompt, n_new, temperature, top_k, seed],
         [generated],
+        api_name="genomics_generate",
     )

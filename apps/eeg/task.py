@@ -11,7 +11,8 @@
 Batches are ``{"x": (B, C, T), "y": (B,)}``. Loss: cross-entropy (optional label smoothing). Metrics
 (torchmetrics) per stage ``val``/``test``: ``acc`` (``MulticlassAccuracy(average="micro")``), ``bal_acc``
 (``average="macro"``: the mean per-class recall = balanced accuracy) and ``kappa`` (``MulticlassCohenKappa``),
-plus ``{train,val,test}/loss``. Optimiser: Adam(W) with the paper's learning rate by default (1e-4 in the
+plus ``{train,val,test}/loss``. Optimiser: AdamW over ``spanmix.apps.harness.optim.param_groups`` (no decay
+for biases, norms, 1-D and flagged parameters) with the paper's learning rate by default (1e-4 in the
 official scripts; our configs raise it for short CPU runs). ``predict_step`` returns class probabilities.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from spanmix.apps.eeg.models import EEG_MODELS
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassCohenKappa
@@ -104,4 +106,4 @@ class EEGTask(SpanmixModule):
         return torch.softmax(self(self._batch(batch)[0]), dim=-1)
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.net.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.AdamW(param_groups(self.net, self.hparams.weight_decay), lr=self.hparams.lr)

@@ -96,5 +96,5 @@ def plot_correlation(corr: pd.DataFrame, target: str, selected: list[str]):
         if label.get_text() in selected:
             label.set_fontweight("bold")
     ax.set_title(f"Return correlation (training window); target {target}", fontsize=10)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="correlation of daily log returns")
     return fig

@@ -44,6 +44,7 @@ from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSqu
 
 from spanmix.apps.forecast.models import FORECAST_MODELS
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask"]
 
@@ -176,15 +177,7 @@ class ForecastTask(SpanmixModule):
     def configure_optimizers(self):
         if not self.has_parameters:
             return None
-        decay, no_decay = [], []
-        for name, p in self.net.named_parameters():
-            if not p.requires_grad:
-                continue
-            skip = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or name.endswith(".bias")
-            (no_decay if skip else decay).append(p)
-        groups = [{"params": decay, "weight_decay": self.hparams.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hparams.lr)
+        optimizer = torch.optim.AdamW(param_groups(self.net, self.hparams.weight_decay), lr=self.hparams.lr)
         if self.hparams.lr_schedule is None:
             return optimizer
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)

@@ -38,17 +38,16 @@ def _generate(argv: Sequence[str]) -> int:
     from spanmix.apps.genomics.generate import stream
     from spanmix.apps.genomics.task import load_pretrained_lm
 
+    # Errors (bad prompt, weights) reach the `spanmix` dispatcher, which prints them on one line.
+    lm = load_pretrained_lm(ns.weights)
+    tokens = stream(lm, ns.prompt, ns.max_new_tokens, ns.temperature, ns.top_k, ns.seed)
     try:
-        lm = load_pretrained_lm(ns.weights)
-        tokens = stream(lm, ns.prompt, ns.max_new_tokens, ns.temperature, ns.top_k, ns.seed)
         sys.stdout.write(ns.prompt.upper())
         for base, _ in tokens:
             sys.stdout.write(base)
             sys.stdout.flush()
-    except ValueError as e:
-        sys.stderr.write(f"\nspanmix genomics generate: error: {e}\n")
-        return 1
-    sys.stdout.write("\n")
+    finally:
+        sys.stdout.write("\n")
     return 0
 
 

@@ -8,7 +8,9 @@ Metrics (torchmetrics):
   2.0 is a uniform guess over A/C/G/T) and ``/accuracy`` (next-nucleotide, micro);
 - classification: ``/loss``, ``/accuracy`` and ``/mcc`` (Matthews correlation coefficient).
 
-Optimiser (Nguyen et al. 2023, App. A.1): AdamW (weight decay on matrices only), linear warm-up for
+Optimiser (Nguyen et al. 2023, App. A.1): AdamW with the harness's one decay rule
+(``spanmix.apps.harness.optim``: no decay for biases, norms, 1-D parameters, the Hyena filter network, as the
+official code, and the SSM parameters Mamba/S4D flag ``_no_weight_decay``), linear warm-up for
 ``warmup_steps`` then cosine decay to ``min_lr_ratio · lr`` over the run (``trainer.max_steps`` if set,
 else Lightning's estimate; with the warm-up schedule every optimiser step sees the same number of
 tokens, so steps per epoch do not change between stages).
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 from spanmix.apps.genomics.models import CONFIGS, DNACNN, HyenaDNA, HyenaDNAClassifier
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassMatthewsCorrCoef
@@ -42,15 +45,7 @@ LN2 = math.log(2.0)
 def _optimizer(
     module: nn.Module, lr: float, weight_decay: float, warmup_steps: int, min_lr_ratio: float, trainer
 ) -> dict:
-    decay, no_decay = [], []
-    for name, p in module.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr,
-        betas=(0.9, 0.999),
-    )
+    opt = torch.optim.AdamW(param_groups(module, weight_decay), lr=lr, betas=(0.9, 0.999))
     total = (
         trainer.max_steps
         if trainer.max_steps and trainer.max_steps > 0

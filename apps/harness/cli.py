@@ -35,6 +35,7 @@ from lightning.pytorch.trainer.trainer import Trainer
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 from lightning_utilities.core.imports import RequirementCache
 from spanmix.apps.harness.checkpoint import AtomicCheckpointIO, RecordRunInfo, find_best_checkpoint
+from spanmix.apps.harness.errors import attach_flags
 
 __all__ = ["RUNS_DIR", "SpanmixCLI", "run_cli"]
 
@@ -51,7 +52,20 @@ class SpanmixCLI(LightningCLI):
                  mode: str = "min", callbacks: Sequence[Callable[[], Callback]] = (), **kwargs: Any):
         self.app, self.links, self.monitor, self.mode = app, tuple(links), monitor, mode
         self.app_callbacks = tuple(callbacks)
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except Exception as exc:  # the CLI boundary (errors.cli_errors) then names our flags, not Python's
+            if getattr(self, "config", None) is not None:
+                attach_flags(exc, self.cli_options())
+            raise
+
+    def cli_options(self) -> dict[str, Any]:
+        """The parsed options as ``{"data.csv": value, ...}``, data's first (``init_args.`` left out)."""
+        flat = {}
+        for key, value in self._subconfig().items():
+            flat.setdefault(key.replace(".init_args.", "."), value)
+        rank = {"data": 0, "model": 1}
+        return dict(sorted(flat.items(), key=lambda kv: rank.get(kv[0].split(".", 1)[0], 2)))
 
     # ------------------------------------------------------------------ parser
     def add_arguments_to_parser(self, parser) -> None:

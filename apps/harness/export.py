@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from spanmix.apps.harness.errors import CheckpointError
 from torch import nn
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "class_path_of",
     "export_checkpoint",
     "import_trusted_class",
+    "load_checkpoint_file",
     "load_pretrained",
     "read_pretrained_config",
     "save_pretrained",
@@ -314,15 +316,32 @@ def load_pretrained(path: str | os.PathLike, *, device: str | torch.device = "cp
     return module.to(device).eval()
 
 
-def _load_lightning_checkpoint(ckpt_path: str | os.PathLike) -> dict[str, Any]:
+def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu", **kwargs: Any) -> Any:
+    """``torch.load(path, weights_only=True)`` with one clear ``CheckpointError`` for a missing, truncated or
+    corrupt file, or one that holds more than tensors and plain containers (never torch's advice to load
+    it unsafely). ``kwargs`` go to ``torch.load`` (e.g. ``mmap=True``)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} not found")
     try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, **kwargs)
     except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"{ckpt_path} holds objects other than tensors and plain containers, so spanmix refuses to "
-            f"unpickle it (torch.load weights_only=True). Only load checkpoints you trust. {e}") from e
+        if "weights only load failed" not in str(e).lower():
+            raise CheckpointError(f"checkpoint {path} is truncated or corrupt") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        what = f" (it names {found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"checkpoint {path} holds objects other than tensors and plain containers{what}; spanmix "
+            "loads checkpoints with torch.load(weights_only=True) and will not unpickle code") from None
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError) as e:
+        # torch reports a cut-off zip as "OSError: [Errno 22]", "PytorchStreamReader failed ...", EOFError...
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(e).__name__})") from None
+
+
+def _load_lightning_checkpoint(ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    ckpt = load_checkpoint_file(ckpt_path)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{ckpt_path} is not a Lightning checkpoint (no 'state_dict' entry)")
+        raise CheckpointError(f"{ckpt_path} is not a Lightning checkpoint (no 'state_dict' entry)")
     return ckpt
 
 

@@ -67,6 +67,12 @@ def check_heads(dim: int, heads: int, who: str) -> int:
     return dim // heads
 
 
+def check_causal_only(who: str, causal: bool, why: str) -> None:
+    """Causal-only mixers take ``causal=True`` (so one config line serves every mixer) and refuse ``False``."""
+    if causal is not True:
+        raise ValueError(f"{who} is causal ({why}): it accepts causal=True only, got causal={causal!r}")
+
+
 def check_positive(who: str, **values: int) -> None:
     for name, value in values.items():
         if value is None or value < 1:

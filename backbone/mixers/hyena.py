@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spanmix.backbone.mixers.base import Mixer, check_positive, check_step_input, zero_padded
+from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
 from spanmix.backbone.mixers.depthwise import compute_dtype, depthwise_conv_ref, depthwise_conv_step
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref
@@ -28,6 +28,10 @@ class HyenaFilter(nn.Module):
     log(1e-2)/0.3 (the authors' ``ExponentialModulation``: at t = 1 = tap max_len-1 channels have
     decayed to between 4.6e-2 and 2e-7 of their start). The rates are fixed (not learned), as there.
 
+    Every parameter carries ``_no_weight_decay = True``: the authors train the filter with weight decay 0
+    (``wd=0`` of their ``HyenaFilter``, ``wd: 0.0`` in HyenaDNA's configs), and the harness's optimiser rule
+    honours the flag.
+
     ``forward(length, dtype)`` -> (channels, length) in ``dtype`` (the FFN runs in that precision).
     """
 
@@ -41,6 +45,8 @@ class HyenaFilter(nn.Module):
         self.freq = nn.Parameter(torch.ones(filter_order))  # the shared Sin frequency
         self.decay_range = (math.log(target) / slow_decay_pct, math.log(target) / fast_decay_pct)
         self.bias = nn.Parameter(torch.randn(channels))  # the skip term D of each filter's convolution
+        for p in self.parameters():
+            p._no_weight_decay = True
 
     def features(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
         """(length, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions 0..length-1."""
@@ -106,6 +112,8 @@ class Hyena(Mixer):
         short_filter: taps of the short depthwise conv (3).
         max_len: filter length cap and position normalisation (2048).
         dropout: after each gate.
+        causal: must be True (accepted so that a schedule's ``causal=True`` reaches every mixer); the
+            operator is causal, ``causal=False`` is a ValueError.
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool -> (B, L, D). Padded positions are zeroed before and
     after the short conv and before every long convolution (they contribute nothing, so right- or
@@ -117,9 +125,10 @@ class Hyena(Mixer):
     causal = True
 
     def __init__(self, dim: int, *, order: int = 2, filter_order: int = 64, emb_dim: int = 3,
-                 short_filter: int = 3, max_len: int = 2048, dropout: float = 0.0):
+                 short_filter: int = 3, max_len: int = 2048, dropout: float = 0.0, causal: bool = True):
         super().__init__()
         who = self.mixer_name
+        check_causal_only(who, causal, "causal short and long convolutions; there is no non-causal Hyena here")
         check_positive(who, dim=dim, order=order, filter_order=filter_order, short_filter=short_filter,
                        max_len=max_len)
         if emb_dim < 3 or emb_dim % 2 == 0:

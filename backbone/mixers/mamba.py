@@ -57,6 +57,9 @@ class Mamba(Mixer):
         dt_init_floor, dt_scale: lower clamp of the initial Δ (1e-4); scale of dt_proj's init (1).
         bias: biases on in_proj / out_proj (False). conv_bias: bias on the short conv (True).
         bidirectional: add a reversed pass with its own block (see above).
+        causal: None (default) = ``not bidirectional``. ``True`` is accepted for the unidirectional block
+            (so that a schedule's ``causal=True`` reaches every mixer); ``False`` needs ``bidirectional=True``
+            (the unidirectional block is causal), and ``True`` with ``bidirectional=True`` is a ValueError.
 
     Shapes: ``x`` (B, L, D) -> (B, L, D); scan tensors u, Δ (B, E·D, L), B, C (B, N, L), A (E·D, N).
     Cost: O(L·E·D·(D + N + d_conv)) time (doubled when bidirectional), O(L·E·D) activations plus
@@ -67,9 +70,14 @@ class Mamba(Mixer):
     def __init__(self, dim: int, *, d_state: int = 16, d_conv: int = 4, expand: float = 2,
                  dt_rank: int | str = "auto", dt_min: float = 1e-3, dt_max: float = 0.1,
                  dt_init_floor: float = 1e-4, dt_scale: float = 1.0, bias: bool = False,
-                 conv_bias: bool = True, bidirectional: bool = False):
+                 conv_bias: bool = True, bidirectional: bool = False, causal: bool | None = None):
         super().__init__()
         who = self.mixer_name
+        if causal is not None and not causal and not bidirectional:
+            raise ValueError(f"{who} is causal: it accepts causal=True only, got causal={causal!r}; for a "
+                             "non-causal Mamba use bidirectional=True (S-Mamba / BiMamba)")
+        if causal and bidirectional:
+            raise ValueError(f"{who}: causal=True contradicts bidirectional=True (the reversed pass sees the future)")
         check_positive(who, dim=dim, d_state=d_state, d_conv=d_conv)
         if isinstance(expand, bool) or not isinstance(expand, (int, float)) or int(expand * dim) < 1:
             raise ValueError(f"{who}: expand must be a number with int(expand*dim) >= 1, got {expand!r}")

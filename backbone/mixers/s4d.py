@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spanmix.backbone.mixers.base import Mixer, check_positive, check_step_input, zero_padded
+from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
 from spanmix.backbone.mixers.depthwise import compute_dtype
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv
@@ -55,6 +55,8 @@ class S4D(Mixer):
         init: ``"lin"`` (S4D-Lin) or ``"inv"`` (S4D-Inv).
         dt_min, dt_max: range of the log-uniform initial step Δ per channel.
         dropout: after the GELU.
+        causal: must be True (accepted so that a schedule's ``causal=True`` reaches every mixer); the
+            layer is a causal convolution, ``causal=False`` is a ValueError.
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool -> (B, L, D); padded inputs are zeroed (they add
     nothing to the state) and so are the outputs there. The kernel and the convolution run in float32
@@ -67,9 +69,10 @@ class S4D(Mixer):
     causal = True
 
     def __init__(self, dim: int, *, d_state: int = 64, init: str = "lin", dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, dropout: float = 0.0):
+                 dt_max: float = 1e-1, dropout: float = 0.0, causal: bool = True):
         super().__init__()
         who = self.mixer_name
+        check_causal_only(who, causal, "a causal long convolution; there is no non-causal S4D here")
         check_positive(who, dim=dim, d_state=d_state)
         if d_state < 2 or d_state % 2:
             raise ValueError(f"{who}: d_state must be even and >= 2 (complex conjugate pairs), got {d_state}")

@@ -2,6 +2,7 @@
 standard loaders on tiny fixtures in the official formats (BNCI .mat, PhysioNet EDF), the shipped samples."""
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def test_bnci2014001_reads_the_official_mat_layout(tmp_path):
                                                                    struct_as_record=False)["data"][1]
     start = int(raw_run.trial[0]) - 1 + 2 * 250
     assert np.allclose(ep.X[0], raw_run.X[start:start + 1000, :22].T * 1e-6, atol=1e-9)  # µV -> V
-    with pytest.raises(eeg.EEGDataNotAvailable, match="pass download=True"):
+    with pytest.raises(eeg.EEGDataNotAvailable, match="pass download=True.*publishes no checksum: the file is unverified"):
         eeg.load_bnci2014001([2], sessions=["T"], path=tmp_path)
     with pytest.raises(ValueError, match="subjects 1-9"):
         eeg.load_bnci2014001([10], path=tmp_path)
@@ -176,6 +177,57 @@ def test_downloads_fail_with_a_clear_message_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(pooch, "retrieve", offline)
     with pytest.raises(eeg.EEGDataNotAvailable, match=r"could not download http://bnci-horizon-2020.eu/.*A03E.mat"):
         eeg.load_bnci2014001([3], sessions=["E"], path=tmp_path, download=True)
+
+
+def test_bnci_downloads_are_recorded_on_first_use_and_verified_after(tmp_path, monkeypatch):
+    from spanmix.datasets import checksums
+
+    served = tmp_path / "server" / "A01T.mat"  # what the (fake) BNCI server sends
+    served.parent.mkdir()
+    write_bnci_mat(served)
+    fetched = []
+
+    def fake_fetch(url, dest):
+        fetched.append(url)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(served.read_bytes())
+        return dest
+
+    monkeypatch.setattr(eeg, "_fetch", fake_fetch)
+    with pytest.warns(checksums.UnverifiedFile, match=r"A01T.mat from http://bnci.*UNVERIFIED.*trust on first use"):
+        first = eeg.load_bnci2014001([1], sessions=["T"], path=tmp_path, download=True)
+    assert fetched == [eeg.BNCI2014001_URL.format(subject=1, session="T")]
+    cached = tmp_path / "BNCI2014001" / "A01T.mat"
+    record = (cached.parent / checksums.RECORD_NAME).read_text()
+    assert record == f"{hashlib.sha256(served.read_bytes()).hexdigest()}  A01T.mat\n"  # sha256sum's format
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", checksums.UnverifiedFile)  # the second load verifies silently, no download
+        again = eeg.load_bnci2014001([1], sessions=["T"], path=tmp_path, download=True)
+    assert len(fetched) == 1 and np.array_equal(first.X, again.X)
+
+    data = bytearray(cached.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte in the cached file
+    cached.write_bytes(bytes(data))
+    with pytest.raises(checksums.ChecksumMismatch, match=r"A01T.mat changed since its first use.*download it again"):
+        eeg.load_bnci2014001([1], sessions=["T"], path=tmp_path)
+    cached.write_bytes(data[:1000])  # truncated
+    with pytest.raises(checksums.ChecksumMismatch, match="corrupt, truncated or was replaced"):
+        eeg.load_bnci2014001([1], sessions=["T"], path=tmp_path)
+
+
+def test_a_pinned_sum_is_checked_and_never_trusted_on_first_use(tmp_path):
+    from spanmix.datasets import checksums
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"spanmix")
+    good = hashlib.sha256(b"spanmix").hexdigest()
+    assert checksums.check(f, source="https://example.org/x.bin", pinned=good.upper()) == "pinned"
+    with pytest.raises(checksums.ChecksumMismatch, match="its published sum is 00"):
+        checksums.check(f, source="https://example.org/x.bin", pinned="00" * 32)
+    assert not (tmp_path / checksums.RECORD_NAME).exists()
 
 
 # ------------------------------------------------------------------------------------------- EEGBCI

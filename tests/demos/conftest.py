@@ -74,10 +74,10 @@ def hub_page(browser, hub_url):
 
 @pytest.fixture
 def screenshot():
-    """``screenshot(page, path)``: a full-page PNG; also copied to $SPANMIX_SCREENSHOTS when set, for a look."""
+    """``screenshot(page, path, full_page=True)``: a PNG of the page (or of the viewport); also copied to $SPANMIX_SCREENSHOTS when set, for a look."""
 
-    def take(page, path: Path) -> None:
-        page.screenshot(path=str(path), full_page=True)
+    def take(page, path: Path, full_page: bool = True) -> None:
+        page.screenshot(path=str(path), full_page=full_page)
         keep = os.environ.get("SPANMIX_SCREENSHOTS")
         if keep:
             shutil.copy(path, Path(keep) / Path(path).name)

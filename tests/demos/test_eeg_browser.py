@@ -21,10 +21,27 @@ def test_decode_the_shipped_recording_in_the_browser(hub_page, screenshot, tmp_p
     page = hub_page
     page.get_by_role("tab", name="EEG", exact=True).click()
     page.get_by_label(et.REAL, exact=True).check()
-    page.get_by_role("button", name="Decode", exact=True).click()
+    button = page.get_by_role("button", name="Decode", exact=True)
+    # the button is in the first viewport (the 60 channel chips are folded in an accordion below it)
+    box = button.bounding_box()
+    viewport = page.viewport_size
+    assert page.evaluate("window.scrollY") == 0 and box is not None
+    assert box["y"] + box["height"] <= viewport["height"], (box, viewport)
+    screenshot(page, tmp_path / "hub_eeg_first_view.png", full_page=False)
+    chips = page.locator("#eeg-channels")
+    expect(chips).to_be_hidden()
+    accordion = page.locator("#eeg-channels-accordion")
+    expect(accordion).to_contain_text("Channels: 60 selected")
+    accordion.get_by_role("button").first.click()  # unfold: the 60 chips are there to review
+    expect(chips).to_be_visible()
+    expect(chips).to_contain_text("EEG 060")
+    accordion.get_by_role("button").first.click()
+    expect(chips).to_be_hidden()
+    button.click()
     summary = page.locator("#eeg-summary")
     expect(summary).to_contain_text("28 epochs decoded by DBConformer", timeout=180_000)
     expect(summary).to_contain_text("Accuracy")
+    expect(summary).to_contain_text("× the uniform share 1/60")
     expect(page.locator("#eeg-table")).to_contain_text("auditory/left")
     plot = page.locator("#eeg-topomap").locator("img").first
     plot.wait_for(state="visible", timeout=30_000)

@@ -49,6 +49,19 @@ def test_the_shipped_recording_is_decoded_per_epoch_with_a_topomap(real_model):
     assert out["probs"].shape == (len(src.X), 2) and np.allclose(out["weights"].sum(1), 1, atol=1e-5)
 
 
+def test_the_topomap_scale_is_relative_to_uniform_and_symmetric(real_model):
+    w = np.full(60, 1 / 60)
+    w[0], w[1] = 1.02 / 60, 0.97 / 60  # nearly uniform, as the shipped weights' attention is
+    w[2:] *= (1 - w[:2].sum()) / w[2:].sum()
+    fig = et.topomap_figure(w, real_model, "test")
+    bar = fig.axes[-1]  # the colour bar
+    low, high = bar.get_ylim()
+    assert np.isclose(low + high, 2.0) and np.isclose(high, 1.03, atol=1e-3), (low, high)  # symmetric about 1
+    assert "uniform (1/60)" in bar.get_ylabel()
+    assert "range 0.970–1.020 × uniform" in fig.axes[0].get_title()
+    np.testing.assert_allclose(et.relative_weights(w).mean(), 1.0)
+
+
 def test_the_simulated_set_is_labelled_and_reproduces_the_recorded_accuracy():
     model = et._find_model("dbconformer_simulated_mi")
     assert model.simulated
@@ -92,10 +105,14 @@ def test_bad_input_is_a_message_not_a_traceback(real_model, tmp_path, upload_fif
     junk = tmp_path / "junk.edf"
     junk.write_bytes(b"not an edf" * 30)
     cases["junk.edf could not be read"] = (et.UPLOAD, str(junk))
+    junk_fif = tmp_path / "junk.fif"  # mne's message for it quotes PosixPath('...junk.fif')
+    junk_fif.write_bytes(b"not a fif" * 30)
+    cases["junk.fif could not be read as .fif EEG: file 'junk.fif' does not start"] = (et.UPLOAD, str(junk_fif))
     for expected, (source, upload) in cases.items():
         table, fig, summary = et.run(source, upload, real_model.label)
         assert table is None and fig is None and expected in summary and "Traceback" not in summary
         assert 'class="spanmix-error"' in summary
+        assert "Path(" not in summary and str(tmp_path) not in summary
     # a recording without the model's channels, and one without events
     import mne
 

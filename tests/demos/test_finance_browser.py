@@ -64,4 +64,6 @@ def test_live_data_offline_shows_a_message_in_the_browser(hub_page, screenshot, 
     error = page.locator("#finance-data .spanmix-error")
     expect(error).to_contain_text("cannot reach Yahoo Finance", timeout=60_000)
     expect(error).to_contain_text("shipped snapshot")
+    for internal in ("ConnectionError", "Failed to establish", "curl", str(tmp_path), "yfinance:"):
+        expect(error).not_to_contain_text(internal)  # one plain message, no downloader internals or server path
     screenshot(page, tmp_path / "hub_finance_offline.png")

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
 
 import finance_tab as ft
+from tab_common import LEGEND_FONTSIZE
 
 WIKI = next(k for k, v in ft.sources().items() if v == "snapshot:wiki")
 GAFA = next(k for k, v in ft.sources().items() if v == "snapshot:gafa")
@@ -27,6 +28,9 @@ def test_shipped_snapshot_reproduces_the_recorded_test_metrics():
     m = ft._find_model("t2v_wiki_aapl_k2")
     corr, fig, data, metrics = ft.run(WIKI, "AAPL", "GOOG, IBM, MSFT", m.choice)
     assert corr is not None and fig is not None, data
+    for ax in fig.axes:  # readable legends at the hub's size
+        assert {t.get_fontsize() for t in ax.get_legend().get_texts()} == {LEGEND_FONTSIZE}
+    assert corr.axes[-1].get_ylabel() == "correlation of daily log returns"  # the colour bar says what it shows
     assert "Shipped snapshot `wiki`" in data and "2000-03-01 .. 2013-03-01" in data and "Zero-shot" not in data
     assert all(t in data for t in m.selected)
     dm = ft.prepare_data(m, WIKI, "AAPL", "GOOG, IBM, MSFT")
@@ -71,3 +75,5 @@ def test_live_data_offline_fails_into_a_message(monkeypatch, tmp_path):
                              cache_dir=str(tmp_path))
     assert fig is None and "cannot reach Yahoo Finance" in data and "load_snapshot(&#x27;wiki&#x27;)" not in data
     assert "snapshot" in data
+    # one plain message: no downloader internals, no server path
+    assert "Failed to establish" not in data and "ConnectionError" not in data and str(tmp_path) not in data

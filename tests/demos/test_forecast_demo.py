@@ -17,10 +17,11 @@ from matplotlib.figure import Figure
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "demos"))  # demos/ is a folder of scripts, not a package
 
-import forecast_tab as ft  # noqa: E402
-from spanmix.apps.harness.export import load_pretrained  # noqa: E402
+import forecast_tab as ft
+from spanmix.apps.harness.export import load_pretrained
+from tab_common import LEGEND_FONTSIZE
 
-#: The weights the demo ships (demos/train_forecast_weights.py ENTRIES).
+#: The weights the demo ships (`spanmix weights build forecast`, apps/forecast/weights.py).
 SHIPPED = [
     "naive_vic_elec_s",
     "linear_vic_elec_s",
@@ -94,6 +95,9 @@ def test_predict_plots_and_scores_every_shipped_model_on_vic_elec(name):
         np.isfinite(backtest["truth"]).all() and 2500 < np.mean(backtest["truth"]) < 10000
     )  # MW, not z-scores
     assert len(bottom.get_lines()[-1].get_ydata()) == m.pred_len
+    for ax in (top, bottom):  # readable legends: the hub's size, every line named
+        texts = ax.get_legend().get_texts()
+        assert len(texts) == len(ax.get_lines()) and {t.get_fontsize() for t in texts} == {LEGEND_FONTSIZE}
     assert "Test error — vic_elec, test split" in metrics and "5,237 windows" in metrics
     row = next(line for line in metrics.splitlines() if line.startswith(f"| **{m.label}"))
     assert float(row.split("|")[2]) == pytest.approx(m.test_metrics["mse"], abs=1e-4)

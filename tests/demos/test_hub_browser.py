@@ -19,23 +19,29 @@ import hub  # noqa: E402
 MODEL = "smamba_vic_elec_ms"
 
 
-def test_hub_binds_to_localhost_without_share_and_caps_uploads(monkeypatch):
+def test_hub_caps_uploads(monkeypatch):
     import gradio as gr
 
     seen = {}
-    monkeypatch.setattr(
-        gr.Blocks, "launch", lambda self, **kwargs: seen.update(kwargs) or (None, "url", None)
-    )
-    for var in ("SPANMIX_DEMO_HOST", "SPANMIX_DEMO_PORT"):
-        monkeypatch.delenv(var, raising=False)
-    hub.main([])
-    assert seen["server_name"] == "127.0.0.1" and seen["server_port"] == 7860
-    assert seen["share"] is False and seen["max_file_size"] == f"{ft.MAX_UPLOAD_MB}mb"
-    monkeypatch.setenv("SPANMIX_DEMO_PORT", "8123")
-    hub.main([])
-    assert seen["server_port"] == 8123
-    hub.main(["--port", "8124", "--host", "0.0.0.0"])
-    assert (seen["server_name"], seen["server_port"]) == ("0.0.0.0", 8124)
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: seen.update(kwargs) or (None, "url", None))
+    monkeypatch.setattr(hub, "build_hub", lambda concurrency: gr.Blocks())
+    hub.launch()
+    assert seen["max_file_size"] == f"{ft.MAX_UPLOAD_MB}mb"
+
+
+@pytest.mark.slow
+def test_the_api_page_lists_named_endpoints(hub_page, hub_url, screenshot, tmp_path):
+    from playwright.sync_api import expect
+
+    info = hub_page.request.get(hub_url.rstrip("/") + "/gradio_api/info").json()
+    named = set(info["named_endpoints"])
+    assert {"/forecast_predict", "/eeg_decode", "/finance_predict", "/genomics_classify",
+            "/genomics_generate"} <= named, named
+    assert not [n for n in named if "lambda" in n] and not info["unnamed_endpoints"]
+    hub_page.get_by_role("button", name="Use via API").click()  # Gradio's API panel lists the endpoints
+    expect(hub_page.get_by_text("/forecast_predict").first).to_be_visible(timeout=60_000)
+    expect(hub_page.get_by_text("lambda")).to_have_count(0)
+    screenshot(hub_page, tmp_path / "hub_api.png", full_page=False)
 
 
 @pytest.mark.slow

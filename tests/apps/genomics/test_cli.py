@@ -118,4 +118,5 @@ def test_pretrain_export_finetune_generate(tmp_path):
     out = r.stdout.strip()
     assert out.startswith("ACGT") and len(out) == 44 and set(out) <= set("ACGT")
     r = spanmix("genomics", "generate", "--weights", str(tmp_path / "lm"), "--prompt", "ACXG", cwd=tmp_path)
-    assert r.returncode == 1 and "'X' at position 2" in r.stderr
+    assert r.returncode == 2 and "'X' at position 2" in r.stderr
+    assert r.stderr.startswith("spanmix genomics generate: error: ") and r.stderr.count("\n") == 1

@@ -113,8 +113,11 @@ def test_export_errors_are_clear(toy, tmp_path, capsys):
     model = toy.ToyModule(hidden=4)
     bare = tmp_path / "bare.ckpt"  # a checkpoint that does not record its class
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, bare)
-    assert spanmix_cli.main(["export", "--ckpt", str(bare), "--out", str(tmp_path / "a")]) == 1
-    assert "--class-path" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        spanmix_cli.main(["export", "--ckpt", str(bare), "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--class-path" in err
+    assert err.startswith("spanmix export: error: ") and err.count("\n") == 1
     assert spanmix_cli.main(["export", "--ckpt", str(bare), "--out", str(tmp_path / "b"),
                              "--class-path", "spanmix._harness_toy.ToyModule"]) == 0
     assert load_pretrained(tmp_path / "b").hparams.hidden == 4
