@@ -25,20 +25,11 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.optim import param_groups
 from spanmix.apps.music.models.cm_hrnn import LOSS_WEIGHTS, CMHRNN, cm_hrnn_inputs
 from spanmix.apps.music.models.melody_lm import HEADS, MelodyLM
 
-__all__ = ["MusicTask", "load_melody_lm", "optimizer_groups"]
-
-
-def optimizer_groups(module: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay on matrices, none on biases/norms/embeddings' 1-D params; frozen params left out.
-    (The one place to switch to the harness's shared grouping rule when it lands.)"""
-    decay, no_decay = [], []
-    for name, p in module.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or name.endswith(".bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+__all__ = ["MusicTask", "load_melody_lm"]
 
 
 class MusicTask(SpanmixModule):
@@ -151,7 +142,7 @@ class MusicTask(SpanmixModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        return torch.optim.AdamW(optimizer_groups(self.net, hp.weight_decay), lr=hp.lr)
+        return torch.optim.AdamW(param_groups(self.net, hp.weight_decay), lr=hp.lr)  # frozen params left out
 
 
 def load_melody_lm(path: str | os.PathLike) -> MelodyLM:
