@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the tests need: chromium drives the demo's browser test (through PyPI's playwright;
 # never `playwright install`, which downloads a browser).
-APT_PACKAGES ?= chromium
+APT_PACKAGES ?= chromium fluidsynth timgm6mb-soundfont
 EXTRAS ?= test
 
 .PHONY: install test test-fast demo bench clean
