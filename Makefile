@@ -4,8 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the tests need: chromium drives the demo's browser test (through PyPI's playwright;
-# never `playwright install`, which downloads a browser); libusb-1.0-0 lets open3d import (points app).
-APT_PACKAGES ?= chromium libusb-1.0-0
+# never `playwright install`, which downloads a browser); libusb-1.0-0 lets open3d import (points app);
+# fluidsynth + timgm6mb-soundfont render MIDI to audio (music app).
+APT_PACKAGES ?= chromium libusb-1.0-0 fluidsynth timgm6mb-soundfont
 EXTRAS ?= test
 
 .PHONY: install test test-fast demo bench clean

@@ -35,6 +35,7 @@ TABS: list[tuple[str, str]] = [
     ("Restore", "restore_tab"),
     ("Video", "video_tab"),
     ("Points", "points_tab"),
+    ("Music", "music_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
