@@ -54,10 +54,18 @@ def load_epochs(dataset: str, *, file: str | None = None, subjects: list[int] | 
                 event_id: Any = None, tmin: float | None = None, tmax: float | None = None,
                 channels: list[str] | None = None, l_freq: float | None = None, h_freq: float | None = None,
                 resample: float | None = None, standardize: bool = False, download: bool = False,
-                cache_dir: str | None = None) -> eeg.EEGEpochs:
-    """The epochs of ``dataset`` (see :data:`DATASETS`), before any split or alignment."""
+                cache_dir: str | None = None, sessions: list[str] | None = None,
+                classes: list[str] | None = None) -> eeg.EEGEpochs:
+    """The epochs of ``dataset`` (see :data:`DATASETS`), before any split or alignment.
+
+    ``sessions`` and ``classes`` select BNCI2014001's sessions (``T``, ``E``) and classes; ``event_id``
+    reaches every reader (for ``bnci2014001`` and ``eegbci`` it replaces their default classes).
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown EEG dataset {dataset!r}; expected one of {DATASETS}")
+    if dataset != "bnci2014001" and (sessions is not None or classes is not None):
+        raise ValueError(f"--data.sessions and --data.classes select BNCI2014001 sessions/classes; {dataset} has "
+                         "none (use --data.event_id to choose its classes)")
     pipeline = {k: v for k, v in dict(l_freq=l_freq, h_freq=h_freq, sfreq=resample,
                                       standardize=standardize).items() if v}
     window = {k: v for k, v in dict(tmin=tmin, tmax=tmax).items() if v is not None}
@@ -73,10 +81,11 @@ def load_epochs(dataset: str, *, file: str | None = None, subjects: list[int] | 
                                      event_id=event_id or {"auditory": ["auditory"], "visual": ["visual"]},
                                      subject=1, **pipeline)
     elif dataset == "bnci2014001":
-        ep = eeg.load_bnci2014001(subjects or list(range(1, 10)), path=cache_dir, download=download,
-                                  **window, **pipeline)
+        ep = eeg.load_bnci2014001(subjects or list(range(1, 10)), sessions=sessions or ["T", "E"], classes=classes,
+                                  event_id=event_id, path=cache_dir, download=download, **window, **pipeline)
     elif dataset == "eegbci":
-        ep = eeg.load_eegbci(subjects or [1], path=cache_dir, download=download, **window, **pipeline)
+        ep = eeg.load_eegbci(subjects or [1], event_id=event_id, path=cache_dir, download=download, **window,
+                             **pipeline)
     else:
         if not file:
             raise ValueError("dataset 'file' needs file=PATH (EDF/BDF/GDF/FIF/BrainVision)")
@@ -104,6 +113,8 @@ class EEGDataModule(L.LightningDataModule):
             ``eegbci`` or ``file``.
         setting, subject, fold, n_folds, seed: the split. val_fraction: validation share of the training epochs.
         subjects: which subjects to load (standard sets) / keep (samples).
+        sessions, classes: BNCI2014001 only: sessions ``["T"]``, ``["E"]`` or both (default) and the classes
+            kept, in label order (default all four; DBConformer: ``["left_hand", "right_hand"]``).
         file, event_id, tmin, tmax, channels, l_freq, h_freq, resample, standardize: the reading pipeline
             (:func:`spanmix.datasets.eeg.epochs_from_raw`); for the samples they re-epoch the shipped
             continuous recording when there is one.
@@ -120,7 +131,8 @@ class EEGDataModule(L.LightningDataModule):
                  h_freq: float | None = None, resample: float | None = None, standardize: bool = False,
                  align: bool = True, batch_size: int = 32, num_workers: int = 0, download: bool = False,
                  cache_dir: str | None = None, epochs: Any = None, train_index: list[int] | None = None,
-                 test_index: list[int] | None = None):
+                 test_index: list[int] | None = None, sessions: list[str] | None = None,
+                 classes: list[str] | None = None):
         super().__init__()
         if setting not in SETTINGS:
             raise ValueError(f"unknown setting {setting!r}; expected one of {SETTINGS}")
@@ -131,7 +143,7 @@ class EEGDataModule(L.LightningDataModule):
         self.epochs: eeg.EEGEpochs = epochs if epochs is not None else load_epochs(
             dataset, file=file, subjects=subjects, event_id=event_id, tmin=tmin, tmax=tmax, channels=channels,
             l_freq=l_freq, h_freq=h_freq, resample=resample, standardize=standardize, download=download,
-            cache_dir=cache_dir)
+            cache_dir=cache_dir, sessions=sessions, classes=classes)
         ep = self.epochs
         if train_index is not None or test_index is not None:
             if train_index is None or test_index is None:

@@ -28,6 +28,8 @@ def test_the_paper_setting_configs_parse(capsys):
         printed = yaml.safe_load(capsys.readouterr().out)
         assert printed["data"]["dataset"] == "bnci2014001" and printed["data"]["tmax"] == 6.0
         assert printed["model"]["lr"] == 1e-4 and printed["trainer"]["max_epochs"] == 200
+        if config.stem == "dbconformer_bnci2014001":  # the official runs: session T, left vs right hand
+            assert printed["data"]["sessions"] == ["T"] and printed["data"]["classes"] == ["left_hand", "right_hand"]
 
 
 @pytest.mark.slow

@@ -99,3 +99,29 @@ def test_shipped_samples_through_the_data_module():
         EEGDataModule("bci2a")
     with pytest.raises(ValueError, match="ships epochs only"):
         EEGDataModule("simulated_mi", l_freq=8.0)
+
+
+def write_bnci_mat(path, trials: int, fs: int = 250) -> None:
+    """One run of ``trials`` trials (labels cycling 1-4) in the BNCI Horizon .mat layout."""
+    from scipy.io import savemat
+
+    run = {"X": np.random.default_rng(trials).standard_normal((trials * 8 * fs, 25)), "fs": fs,
+           "trial": (np.arange(trials) * 8 * fs + 1).reshape(-1, 1), "y": (np.arange(trials) % 4 + 1).reshape(-1, 1)}
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = run
+    savemat(path, {"data": cell})
+
+
+def test_bnci2014001_sessions_and_classes_through_the_data_module(tmp_path):
+    folder = tmp_path / "BNCI2014001"
+    folder.mkdir()
+    write_bnci_mat(folder / "A01T.mat", 16)
+    write_bnci_mat(folder / "A01E.mat", 8)
+    with pytest.warns(UserWarning):  # unverified files, recorded on first use
+        both = EEGDataModule("bnci2014001", subjects=[1], cache_dir=str(tmp_path))
+    assert len(both.epochs) == 16 + 8 and both.n_outputs == 4
+    dm = EEGDataModule("bnci2014001", subjects=[1], sessions=["T"], classes=["left_hand", "right_hand"],
+                       cache_dir=str(tmp_path))
+    assert len(dm.epochs) == 8 and dm.classes == ["left_hand", "right_hand"]
+    with pytest.raises(ValueError, match=r"--data.sessions and --data.classes select BNCI2014001"):
+        EEGDataModule("simulated_mi", classes=["left_hand"])
