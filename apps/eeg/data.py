@@ -9,7 +9,7 @@
     batch = next(iter(dm.train_dataloader()))                          # {"x": (B, C, T) float32, "y": (B,) int64}
 
 Splits (``setting``; see :mod:`spanmix.apps.eeg.evaluation`): ``co`` (chronological 80/20 per class),
-``cv`` (fold ``fold`` of ``n_folds``) and ``loso`` (test on ``subject``, train on the others). Within-subject
+``cv`` (fold ``fold`` of ``n_folds``; ``cv_scheme`` ``kfold``, the official one, or ``blocks`` per class) and ``loso`` (test on ``subject``, train on the others). Within-subject
 settings use ``subject`` only, or every subject's own split pooled when ``subject`` is None (LOSO then
 holds out the last subject). ``val_fraction`` of the training epochs (the last ones of each class, in
 recording order) are held out for validation; 0 gives no validation loop (the paper's fixed-epoch
@@ -111,7 +111,7 @@ class EEGDataModule(L.LightningDataModule):
     Args:
         dataset: ``simulated_mi`` (SIMULATED, shipped), ``mne_sample`` (real, shipped), ``bnci2014001``,
             ``eegbci`` or ``file``.
-        setting, subject, fold, n_folds, seed: the split. val_fraction: validation share of the training epochs.
+        setting, subject, fold, n_folds, seed, cv_scheme: the split. val_fraction: validation share of the training epochs.
         subjects: which subjects to load (standard sets) / keep (samples).
         sessions, classes: BNCI2014001 only: sessions ``["T"]``, ``["E"]`` or both (default) and the classes
             kept, in label order (default all four; DBConformer: ``["left_hand", "right_hand"]``).
@@ -132,13 +132,13 @@ class EEGDataModule(L.LightningDataModule):
                  align: bool = True, batch_size: int = 32, num_workers: int = 0, download: bool = False,
                  cache_dir: str | None = None, epochs: Any = None, train_index: list[int] | None = None,
                  test_index: list[int] | None = None, sessions: list[str] | None = None,
-                 classes: list[str] | None = None):
+                 classes: list[str] | None = None, cv_scheme: Literal["kfold", "blocks"] = "kfold"):
         super().__init__()
         if setting not in SETTINGS:
             raise ValueError(f"unknown setting {setting!r}; expected one of {SETTINGS}")
         if not 0 <= val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        self.dataset, self.setting, self.align = dataset, setting, align
+        self.dataset, self.setting, self.align, self.cv_scheme = dataset, setting, align, cv_scheme
         self.batch_size, self.num_workers = batch_size, num_workers
         self.epochs: eeg.EEGEpochs = epochs if epochs is not None else load_epochs(
             dataset, file=file, subjects=subjects, event_id=event_id, tmin=tmin, tmax=tmax, channels=channels,
@@ -171,7 +171,7 @@ class EEGDataModule(L.LightningDataModule):
         else:
             if not 0 <= fold < n_folds:
                 raise ValueError(f"fold must be in [0, {n_folds}), got {fold}")
-            parts = [cv_splits(ep.y, ep.subject, s, n_folds, seed=seed)[fold] for s in chosen]
+            parts = [cv_splits(ep.y, ep.subject, s, n_folds, seed=seed, scheme=self.cv_scheme)[fold] for s in chosen]
         return (np.sort(np.concatenate([p.train for p in parts])), np.sort(np.concatenate([p.test for p in parts])))
 
     def _hold_out(self, train: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:

@@ -42,14 +42,32 @@ def test_co_is_chronological_per_class_and_within_the_subject():
         assert train.max() < test.min()  # every test trial comes after every training trial
 
 
-def test_cv_folds_partition_each_subject_and_stay_stratified():
+def test_cv_default_is_the_official_kfold_over_all_trials_in_order():
+    ep = toy(n_subjects=2, per_class=11)  # 22 trials per subject, class 0 first: folds need not be stratified
+    folds = cv_splits(ep.y, ep.subject, 2, n_folds=5)
+    first = 22  # subject 2's first epoch
+    # sklearn.model_selection.KFold(5, shuffle=False).split(range(22)) tests on these, in order:
+    expected = [range(0, 5), range(5, 10), range(10, 14), range(14, 18), range(18, 22)]
+    assert [f.test.tolist() for f in folds] == [[first + i for i in r] for r in expected]
+    assert np.bincount(ep.y[folds[0].test], minlength=2).tolist() == [5, 0]  # in order, not per class
+    for f in folds:
+        assert sorted(f.train.tolist() + f.test.tolist()) == list(range(22, 44))
+    dm = EEGDataModule(epochs=ep, setting="cv", subject=2, fold=1, val_fraction=0.0)
+    assert dm.index["test"].tolist() == list(range(27, 32))
+    blocks = EEGDataModule(epochs=ep, setting="cv", subject=2, fold=1, val_fraction=0.0, cv_scheme="blocks")
+    assert np.bincount(ep.y[blocks.index["test"]]).tolist() == [2, 2]
+    with pytest.raises(ValueError, match="unknown cross-validation scheme 'random'"):
+        cv_splits(ep.y, ep.subject, 2, scheme="random")
+
+
+def test_cv_blocks_partition_each_subject_and_stay_stratified():
     ep = toy()
-    folds = cv_splits(ep.y, ep.subject, 1, n_folds=5)
+    folds = cv_splits(ep.y, ep.subject, 1, n_folds=5, scheme="blocks")
     tests = np.concatenate([f.test for f in folds])
     assert sorted(tests.tolist()) == np.flatnonzero(ep.subject == 1).tolist()  # each epoch tested once
     for f in folds:
         assert np.bincount(ep.y[f.test]).tolist() == [2, 2] and not set(f.train) & set(f.test)
-    shuffled = cv_splits(ep.y, ep.subject, 1, n_folds=5, shuffle=True, seed=3)
+    shuffled = cv_splits(ep.y, ep.subject, 1, n_folds=5, shuffle=True, seed=3, scheme="blocks")
     assert any(not np.array_equal(a.test, b.test) for a, b in zip(folds, shuffled))
     assert len(splits("cv", ep.y, ep.subject)) == 15
     with pytest.raises(ValueError, match="unknown evaluation setting"):
