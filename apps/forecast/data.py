@@ -31,6 +31,14 @@ Channels (``features``, TSLib's flag): ``M`` -- all numeric columns in and out (
 n_features``); ``S`` -- the target only, in and out; ``MS`` -- all columns in, the target out (the
 target is the last input channel). Columns keep the file order with the target moved last, as TSLib.
 
+Protocol (``protocol``): ``None`` (default) derives the calendar features from the sampling frequency
+guessed from the dates (ETTm 5 features, Exchange 3, ILI 2); ``"tslib"`` reproduces the official
+repositories' inputs, where no benchmark script passes ``--freq`` and every dataset therefore gets the 4
+hourly features (HourOfDay, DayOfWeek, DayOfMonth, DayOfYear) -- which changes the number of tokens of
+iTransformer / S-Mamba (time features become tokens) and the width of Informer's time embedding. An
+explicit ``freq`` still wins over either. Everything else of TSLib's protocol (borders, train-only scaler,
+every evaluation window) holds in both.
+
 Splits: the standard ETT sets use TSLib's fixed 12/4/4-month borders, everything else (the other
 benchmarks, the shipped samples, your CSV) a chronological 70/10/20 split; val and test windows start
 ``seq_len`` rows before their border (:func:`spanmix.datasets.timeseries.split_borders`). A split of
@@ -70,6 +78,7 @@ __all__ = ["ForecastDataModule", "ForecastWindows", "StandardScaler", "read_seri
 
 DATE_NAMES = ("date", "time", "timestamp", "ds", "datetime")
 FEATURE_MODES = ("M", "S", "MS")
+PROTOCOLS = (None, "tslib")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -324,8 +333,9 @@ class ForecastDataModule(L.LightningDataModule):
         scale: normalise with the training split's mean/std (False: raw values, identity scaler).
         timeenc: 1 = scaled calendar features (TSLib ``timeF``); 0 = Informer's integer marks.
         freq: frequency whose calendar features to use (TSLib code ``h``/``t``/``d``/... or pandas alias
-            ``15min``/``1h``/...); inferred from the dates when None. ``future_dates`` always steps at
-            the spacing inferred from the dates.
+            ``15min``/``1h``/...); when None: ``h`` under ``protocol="tslib"``, else inferred from the dates.
+            ``future_dates`` always steps at the spacing inferred from the dates.
+        protocol: None or ``"tslib"`` (the official scripts' time features; see the module docstring).
         cache_dir: folder of the standard benchmarks' files (default ``$SPANMIX_CACHE/forecast`` or
             ``~/.cache/spanmix/forecast``).
         download: fetch a missing standard benchmark (checksum-verified); never otherwise.
@@ -354,6 +364,7 @@ class ForecastDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         download: bool = False,
         drop_last_train: bool = True,
+        protocol: Literal["tslib"] | None = None,
     ) -> None:
         super().__init__()
         if features not in FEATURE_MODES:
@@ -381,13 +392,16 @@ class ForecastDataModule(L.LightningDataModule):
             )
         if freq is not None:
             freq_code(freq)  # validates
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be None or 'tslib' (the official scripts' hourly time features), "
+                             f"got {protocol!r}")
         if csv is None and dataset not in SAMPLES:
             get_spec(dataset)  # validates the name early, with the list of choices
         self.save_hyperparameters()
         self.dataset, self.csv, self.date_column, self.target = dataset, csv, date_column, target
         self.features, self.seq_len, self.label_len, self.pred_len = features, seq_len, label_len, pred_len
         self.batch_size, self.num_workers, self.scale, self.timeenc = batch_size, num_workers, scale, timeenc
-        self.freq_arg, self.cache_dir = freq, cache_dir
+        self.freq_arg, self.cache_dir, self.protocol = freq, cache_dir, protocol
         self.download, self.drop_last_train = download, drop_last_train
         self._state: dict | None = None
 
@@ -451,7 +465,10 @@ class ForecastDataModule(L.LightningDataModule):
         borders = split_borders(rule, n, self.seq_len)
 
         dates = pd.DatetimeIndex(frame["date"])
-        freq = freq_code(self.freq_arg) if self.freq_arg is not None else infer_freq(dates)
+        if self.freq_arg is not None:
+            freq = freq_code(self.freq_arg)
+        else:
+            freq = "h" if self.protocol == "tslib" else infer_freq(dates)
         step = infer_step(dates)  # from the data (anchored, e.g. W-TUE), whatever freq the features use
 
         raw = frame[in_cols].to_numpy(dtype=np.float64)

@@ -18,10 +18,16 @@ Metrics (torchmetrics, on the **normalised** scale, as TSLib reports them): ``{v
 ``/rmse`` (``MeanSquaredError(squared=False)``) and ``/mape`` (``MeanAbsolutePercentageError``; on
 standardised values near zero it is unstable — kept for parity with TSLib's table, read MSE/MAE), plus
 ``{train,val,test}/loss`` (the training criterion). All are averaged over every element of every window.
+In **data units** too: ``test/mse_original`` and ``test/mae_original``, the same errors after mapping
+prediction and target back with the data module's ``inverse_transform`` (the training split's mean/std);
+logged whenever the trainer has a data module with ``inverse_transform`` (``trainer.test(task,
+datamodule=dm)``, the CLI), absent when it is given bare data loaders. With several target channels of
+different units they average over all of them, as the normalised ones do.
 
 Optimiser: AdamW (= Adam when ``weight_decay`` is 0, TSLib's choice); biases, norm weights and parameters
-flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` halves
-the learning rate after every epoch (Informer / TSLib ``--lradj type1``).
+flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` is the
+official repositories' ``--lradj type1`` (Informer2020, TSLib, iTransformer, S-Mamba, Gateformer): the first
+rate for the first **two** epochs, then halved after every epoch (:func:`type1_lr_factor`).
 
 Models without parameters (``naive``): the task switches to manual optimisation, ``configure_optimizers``
 returns no optimiser and ``training_step`` only computes and logs the loss, so ``fit`` runs no optimiser step
@@ -46,12 +52,22 @@ from spanmix.apps.forecast.models import FORECAST_MODELS
 from spanmix.apps.harness.checkpoint import SpanmixModule
 from spanmix.apps.harness.optim import param_groups
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask"]
+__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask", "type1_lr_factor"]
 
 LOSSES = ("mse", "mae", "huber")
 LR_SCHEDULES = ("type1",)
 BATCH_KEYS = ("x_enc", "x_mark_enc", "x_dec", "x_mark_dec")
 STANDARD_ARGS = ("n_features", "n_targets", "seq_len", "label_len", "pred_len", "n_time_features")
+
+
+def type1_lr_factor(epoch: int) -> float:
+    """Learning-rate multiplier of 0-based ``epoch`` under ``--lradj type1``.
+
+    The official loops call ``adjust_learning_rate(optimizer, epoch + 1, args)`` after each epoch, which
+    sets ``lr * 0.5 ** ((epoch + 1 - 1) // 1)``: epochs 0 and 1 run at ``lr``, epoch ``e >= 1`` at
+    ``lr * 0.5 ** (e - 1)``.
+    """
+    return 0.5 ** max(epoch - 1, 0)
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -74,7 +90,7 @@ class ForecastTask(SpanmixModule):
         lr: learning rate.
         weight_decay: decoupled weight decay (0: plain Adam).
         loss: ``"mse"``, ``"mae"`` or ``"huber"`` (smooth L1, delta 1).
-        lr_schedule: None (constant) or ``"type1"`` (halve every epoch).
+        lr_schedule: None (constant) or ``"type1"`` (two epochs at ``lr``, then halve every epoch).
     """
 
     def __init__(self, model: str = "informer", model_options: dict[str, Any] | None = None, *,
@@ -106,6 +122,8 @@ class ForecastTask(SpanmixModule):
             self.automatic_optimization = False  # nothing to optimise: training_step only logs the loss
         self.val_metrics = _metrics("val/")
         self.test_metrics = _metrics("test/")
+        self.test_original = MetricCollection({"mse_original": MeanSquaredError(),
+                                               "mae_original": MeanAbsoluteError()}, prefix="test/")
 
     # ------------------------------------------------------------------------------------------ forward
     @property
@@ -153,12 +171,21 @@ class ForecastTask(SpanmixModule):
         target = self._target(batch)
         loss = self.loss(pred, target)
         metrics.update(pred.reshape(-1), target.reshape(-1))
+        inverse = self._inverse_transform() if stage == "test" else None
+        if inverse is not None:
+            self.test_original.update(inverse(pred).reshape(-1), inverse(target).reshape(-1))
+            self.log_dict(self.test_original, on_step=False, on_epoch=True)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=pred.shape[0])
         self.log_dict(metrics, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._evaluate(batch, "val", self.val_metrics)
+
+    def _inverse_transform(self):
+        """The data module's map to data units, or None (no trainer or no such data module)."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        return getattr(datamodule, "inverse_transform", None)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._evaluate(batch, "test", self.test_metrics)
@@ -180,5 +207,5 @@ class ForecastTask(SpanmixModule):
         optimizer = torch.optim.AdamW(param_groups(self.net, self.hparams.weight_decay), lr=self.hparams.lr)
         if self.hparams.lr_schedule is None:
             return optimizer
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, type1_lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -16,7 +16,12 @@ from spanmix.backbone.mixers.multihead import (
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import local_attention
 
-__all__ = ["LSAttention"]
+__all__ = ["LSAttention", "default_local_heads"]
+
+
+def default_local_heads(heads: int) -> int:
+    """Mostly local heads, a few global ones: ``heads - max(1, heads // 4)`` (see ``LSAttention``)."""
+    return heads - max(1, heads // 4)
 
 
 @register_mixer("ls")
@@ -37,11 +42,16 @@ class LSAttention(AttentionMixer):
     ``full`` and with ``local_heads=heads`` it is ``local`` (same parameter names, so weights load
     across the three). Departures / choices of ours (the paper is about causal LMs): the window rule
     is the one of ``local`` (causal ``i - w < j <= i``, non-causal ``|i - j| < w``); a non-causal form
-    is offered; the default split is half the heads local; RoPE, when on, rotates every head.
+    is offered; RoPE, when on, rotates every head. Default split: the paper presents LS-attention as
+    mostly short-range local heads with a small number of long-range global heads, so by default a
+    quarter of the heads (at least one) are global, ``local_heads = heads - max(1, heads // 4)``
+    (4 heads: 3 local + 1 global; 8: 6 + 2). The exact split of the paper's experiments was not
+    available to check here; set ``local_heads`` to match a given configuration.
 
     Args:
         dim, heads, causal, dropout, bias, rope, rope_base: as for ``full``.
-        local_heads: number of local heads, ``0 <= local_heads <= heads``; default ``heads // 2``.
+        local_heads: number of local heads, ``0 <= local_heads <= heads``; default
+            ``heads - max(1, heads // 4)`` (see above).
         window: w >= 1, the window of the local heads.
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool key-padding mask (True = real) -> (B, L, D).
@@ -57,7 +67,7 @@ class LSAttention(AttentionMixer):
         super().__init__(dim, heads=heads, causal=causal, dropout=dropout, bias=bias, rope=rope,
                          rope_base=rope_base)
         if local_heads is None:
-            local_heads = heads // 2
+            local_heads = default_local_heads(heads)
         if isinstance(local_heads, bool) or not isinstance(local_heads, int) or not 0 <= local_heads <= heads:
             raise ValueError(f"{self.mixer_name}: local_heads must be an integer in [0, heads={heads}], "
                              f"got {local_heads!r}")

@@ -54,12 +54,14 @@ def sample_key_indices(L_Q: int, L_K: int, n: int, generator: torch.Generator | 
 
 
 def sparsity_measure(q: torch.Tensor, k: torch.Tensor, index: torch.Tensor, *, scale: float | None = None,
-                     key_padding_mask: torch.Tensor | None = None, measure: str = "mean") -> torch.Tensor:
+                     key_padding_mask: torch.Tensor | None = None, measure: str = "informer") -> torch.Tensor:
     """Sampled query sparsity ``M(q_i, K)`` (Informer, sec. 3.1, eq. 4): ``(B, H, L_Q)`` float32.
 
     ``s_ij = q_i·k_j·scale`` for the sampled keys ``j = index[i, :]``;
-    ``measure="mean"``: ``M_i = max_j s_ij - mean_j s_ij`` (mean over the sample);
-    ``measure="informer"``: ``M_i = max_j s_ij - (sum_j s_ij) / L_K`` (the official code's divisor).
+    ``measure="informer"`` (default): ``M_i = max_j s_ij - (sum_j s_ij) / L_K`` -- eq. 4's divisor, the key
+    length, with the sum taken over the sample, as Informer's ``_prob_QK`` (both official repositories);
+    ``measure="mean"``: ``M_i = max_j s_ij - mean_j s_ij`` (the sample mean, an unbiased estimate of eq. 4's
+    mean over all keys).
     Padded keys (``key_padding_mask`` False) are left out of the sample; a query with no real sampled
     key gets ``M = 0`` (the floor of the "mean" measure).
     """
@@ -146,7 +148,7 @@ def probsparse_attention(
     *,
     query_padding_mask: torch.Tensor | None = None,
     scale: float | None = None,
-    measure: str = "mean",
+    measure: str = "informer",
     lazy_causal: str = "cumsum",
     return_index: bool = False,
 ):
@@ -220,7 +222,7 @@ def probsparse_attention_ref(
     *,
     query_padding_mask: torch.Tensor | None = None,
     scale: float | None = None,
-    measure: str = "mean",
+    measure: str = "informer",
     lazy_causal: str = "cumsum",
 ) -> torch.Tensor:
     """Slow twin of ``probsparse_attention``: loops over batch, head and query, in fp32.
@@ -294,8 +296,8 @@ class ProbSparseAttention(AttentionMixer):
         dim, heads, causal, dropout, bias, rope, rope_base: as for ``full``. ``causal`` is Informer's
             masked decoder self-attention: see "Causality" below.
         factor: c >= 1 (Informer's default 5).
-        measure: ``"mean"`` (default; ``max - mean`` over the sampled keys, eq. 4 estimated on the
-            sample) or ``"informer"`` (the official code's ``max - sum / L_K``).
+        measure: ``"informer"`` (default; Informer's ``max - sum / L_K`` over the sampled keys) or
+            ``"mean"`` (``max - mean`` over the sampled keys).
         lazy_causal: lazy queries of the causal form, ``"cumsum"`` (default; the official code:
             running sum of V, growing with the position) or ``"cummean"`` (running mean; the
             mathematically natural causal analogue of ``mean(V)``).
@@ -321,7 +323,7 @@ class ProbSparseAttention(AttentionMixer):
 
     def __init__(self, dim: int, *, heads: int = 4, factor: int = 5, causal: bool = False,
                  dropout: float = 0.0, bias: bool = True, rope: bool = False, rope_base: float = 10000.0,
-                 measure: str = "mean", lazy_causal: str = "cumsum", seed: int | None = 0):
+                 measure: str = "informer", lazy_causal: str = "cumsum", seed: int | None = 0):
         check_int_option(self.mixer_name, "factor", factor, 1)
         if measure not in MEASURES:
             raise ValueError(f"{self.mixer_name}: measure must be one of {MEASURES}, got {measure!r}")

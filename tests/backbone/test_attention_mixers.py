@@ -187,8 +187,11 @@ def test_ls_concatenates_local_heads_then_global_heads(causal, local_heads):
 
 
 def test_ls_default_split_and_validation():
+    # Mostly local heads, a few global ones (Hajra 2025); the old default was half and half: (2, 2).
     m = build_mixer("ls", DIM, heads=4)
-    assert (m.local_heads, m.global_heads) == (2, 2)
+    assert (m.local_heads, m.global_heads) == (3, 1)
+    assert [(h - build_mixer("ls", 8 * h, heads=h).global_heads, build_mixer("ls", 8 * h, heads=h).global_heads)
+            for h in (1, 2, 8, 12)] == [(0, 1), (1, 1), (6, 2), (9, 3)]
     for bad in (-1, 5, 1.5, True):
         with pytest.raises(ValueError, match="local_heads"):
             build_mixer("ls", DIM, heads=4, local_heads=bad)
@@ -314,6 +317,23 @@ def test_probsparse_ranks_queries_by_the_sampled_sparsity_measure():
         _, top = probsparse_attention(q, k, k, generator=torch.Generator().manual_seed(7), measure=measure,
                                       return_index=True)
         assert torch.equal(top.sort(-1).values, expected.topk(u, -1).indices.sort(-1).values)
+
+
+def test_probsparse_default_measure_is_informers_key_length_divisor():
+    """Informer's _prob_QK (Informer2020 and TSLib): M = max(sample) - sum(sample) / L_K. The old default
+    divided by the sample size (the "mean" measure), which ranks queries differently when n < L_K."""
+    torch.manual_seed(0)
+    Bn, H, L, d = 2, 3, 50, 8
+    q, k = torch.randn(Bn, H, L, d), torch.randn(Bn, H, L, d)
+    u, n = probsparse_counts(L, L, 5)
+    assert n < L
+    index = sample_key_indices(L, L, n, torch.Generator().manual_seed(7))
+    s = torch.einsum("bhid,bhijd->bhij", q, k[:, :, index]) / math.sqrt(d)
+    torch.testing.assert_close(sparsity_measure(q, k, index), s.amax(-1) - s.sum(-1) / L)
+    _, top = probsparse_attention(q, k, k, generator=torch.Generator().manual_seed(7), return_index=True)
+    expected = (s.amax(-1) - s.sum(-1) / L).topk(u, -1).indices
+    assert torch.equal(top.sort(-1).values, expected.sort(-1).values)
+    assert build_mixer("probsparse", DIM).measure == "informer"
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -4,7 +4,8 @@
   time (Zhou et al., "Informer", AAAI 2021, Appendix B / Fig. 6, "scalar projection").
 - ``PositionalEmbedding``: the fixed sinusoidal table of Vaswani et al. (2017), as an additive
   ``(1, L, D)`` term (Informer's "local time stamp").
-- ``TimeFeatureEmbedding`` ("timeF"): ``Linear(F, D, bias=False)`` over the real-valued time features
+- ``TimeFeatureEmbedding`` ("timeF"): ``Linear(F, D, bias=False)`` (TSLib; Informer2020 has a bias) over the
+  real-valued time features
   the data module makes (hour-of-day, day-of-week, ... scaled to [-0.5, 0.5]).
 - ``CalendarEmbedding`` ("fixed" / "learned"): Informer's "global time stamp": the sum of one embedding
   per calendar field (month, day, weekday, hour, [minute // 15]); "fixed" uses frozen sinusoidal rows,
@@ -103,16 +104,17 @@ class PositionalEmbedding(nn.Module):
 
 # --------------------------------------------------------------------------------------------------- time
 class TimeFeatureEmbedding(nn.Module):
-    """"timeF": ``Linear(n_time_features, d_model, bias=False)`` over real-valued time features.
+    """"timeF": ``Linear(n_time_features, d_model, bias=bias)`` over real-valued time features (TSLib: no
+    bias; Informer2020: a bias).
 
     Shapes: ``x_mark`` (B, L, F) -> (B, L, D).
     """
 
-    def __init__(self, n_time_features: int, d_model: int):
+    def __init__(self, n_time_features: int, d_model: int, bias: bool = False):
         super().__init__()
         check_positive_int("TimeFeatureEmbedding", n_time_features=n_time_features, d_model=d_model)
         self.n_time_features = n_time_features
-        self.linear = nn.Linear(n_time_features, d_model, bias=False)
+        self.linear = nn.Linear(n_time_features, d_model, bias=bias)
 
     def forward(self, x_mark: torch.Tensor) -> torch.Tensor:
         _check_series("TimeFeatureEmbedding (x_mark)", x_mark, channels=self.n_time_features)
@@ -171,11 +173,12 @@ class CalendarEmbedding(nn.Module):
         return out
 
 
-def make_temporal_embedding(kind: str, d_model: int, n_time_features: int) -> nn.Module | None:
-    """``"timeF"`` -> ``TimeFeatureEmbedding``; ``"fixed"``/``"learned"`` -> ``CalendarEmbedding`` (with the
-    minute field when ``n_time_features >= 5``); ``"none"`` -> None (no temporal term)."""
+def make_temporal_embedding(kind: str, d_model: int, n_time_features: int,
+                            bias: bool = False) -> nn.Module | None:
+    """``"timeF"`` -> ``TimeFeatureEmbedding`` (``bias``: its linear bias); ``"fixed"``/``"learned"`` ->
+    ``CalendarEmbedding`` (with the minute field when ``n_time_features >= 5``); ``"none"`` -> None."""
     if kind == "timeF":
-        return TimeFeatureEmbedding(n_time_features, d_model)
+        return TimeFeatureEmbedding(n_time_features, d_model, bias=bias)
     if kind in ("fixed", "learned"):
         return CalendarEmbedding(d_model, kind=kind, minute=n_time_features >= 5)
     if kind == "none":
@@ -194,16 +197,18 @@ class DataEmbedding(nn.Module):
         temporal: ``"timeF"`` (linear on real time features), ``"fixed"``/``"learned"`` (calendar
             embeddings of integer fields), or ``"none"``.
         dropout: dropout on the sum.
+        value_bias, temporal_bias: biases of the token conv and of the "timeF" linear (Informer2020: both;
+            TSLib: neither; default: the conv's only).
 
     Shapes: ``x`` (B, L, C), ``x_mark`` (B, L, F) -> (B, L, D).
     """
 
     def __init__(self, c_in: int, d_model: int, n_time_features: int, temporal: str = "timeF",
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, value_bias: bool = True, temporal_bias: bool = False):
         super().__init__()
-        self.value = TokenEmbedding(c_in, d_model)
+        self.value = TokenEmbedding(c_in, d_model, bias=value_bias)
         self.position = PositionalEmbedding(d_model)
-        self.temporal = make_temporal_embedding(temporal, d_model, n_time_features)
+        self.temporal = make_temporal_embedding(temporal, d_model, n_time_features, bias=temporal_bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, x_mark: torch.Tensor | None) -> torch.Tensor:

@@ -32,11 +32,24 @@ Official defaults (``run.py``): patch_len 8, stride 8, d_model 512, n_heads 8, e
 d_ff 2048, dropout 0.1, lr 5e-4, batch 8, 10 epochs, "type1" halving. ETTh1 96->96 script: e_layers 1,
 d_model 64, d_ff 64, n_heads 4, lr 1e-4.
 
+FFN activation (``activation``): ``"relu"`` by default, as the official ``nn.TransformerEncoderLayer``
+(PyTorch's default); ``"gelu"`` is the backbone block's usual MLP.
+
+Initialisation (``official_init=True``, the default) follows the official layers: PyTorch's
+``nn.MultiheadAttention`` draws its fused ``(3D, D)`` in-projection xavier-uniform and zeroes its in- and
+out-projection biases; the backbone attention mixers hold the same fused ``qkv`` matrix, so it gets the same
+draw. Everything else keeps PyTorch's ``nn.Linear`` / ``nn.LayerNorm`` defaults, as in the official code.
+
 Departures from the official code:
 
-- FFN activation: the backbone block's MLP uses GELU; ``nn.TransformerEncoderLayer`` defaults to ReLU.
+- Layer copies: ``nn.TransformerEncoder`` deep-copies one freshly built layer, so all ``e_layers`` layers of
+  an official encoder start from identical weights; here each layer is drawn independently (same
+  distribution; identical for the one-layer ETTh1 scripts).
 - Dropout: attention mixers drop their output (the residual branch); PyTorch's layer also drops the
   attention probabilities.
+- Head flattening: the official ``FlattenHead`` flattens ``(D, n_p)`` (width-major), ours ``(n_p, D)``;
+  the same function up to a permutation of the head's input columns (official weights load transposed:
+  ``W.view(D_out, D, n_p).transpose(1, 2)``; with that, ours matches the official output to 1e-6).
 - Number of patches: computed exactly, ``(L + S - P) // S + 1``; the official head width
   ``D·int((L - P)/S + 2)`` equals it whenever S divides ``L - P`` (e.g. 96, 8, 8 -> 13).
 """
@@ -50,10 +63,26 @@ from torch import nn
 
 from spanmix.apps.forecast.models import FORECAST_MODELS, ForecastModel
 from spanmix.apps.forecast.models.embed import InstanceNorm, PositionalEmbedding, check_positive_int
+from spanmix.backbone.mixers.multihead import AttentionMixer
 from spanmix.backbone.registry import mixer_options
 from spanmix.backbone.stack import MixerStack, parse_schedule
 
-__all__ = ["Gateformer", "PatchEmbedding", "VariateGate", "stack_kwargs"]
+__all__ = ["ACTIVATIONS", "Gateformer", "PatchEmbedding", "VariateGate", "official_attention_init",
+           "stack_kwargs"]
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
+
+
+def official_attention_init(stack: nn.Module) -> None:
+    """``nn.MultiheadAttention._reset_parameters`` on every attention mixer of ``stack``: xavier-uniform
+    fused ``qkv`` weight ``(3D, D)``, zero ``qkv`` and ``out`` biases (the ``out`` weight keeps the
+    ``nn.Linear`` default, as PyTorch's ``out_proj``)."""
+    for module in stack.modules():
+        if isinstance(module, AttentionMixer):
+            nn.init.xavier_uniform_(module.qkv.weight)
+            for linear in (module.qkv, module.out):
+                if linear.bias is not None:
+                    nn.init.zeros_(linear.bias)
 
 
 class VariateGate(nn.Module):
@@ -141,6 +170,9 @@ class Gateformer(ForecastModel):
         temporal_mixer, variate_mixer: ``MixerStack`` schedules of the two encoders (``"full"``); the
             pattern repeats to ``e_layers`` layers and must divide it.
         temporal_options, variate_options: extra mixer options of each stack (e.g. ``{"window": 4}``).
+        activation: FFN activation of both encoders, ``"relu"`` (official) or ``"gelu"``.
+        official_init: the official attention initialisation (module docstring); False keeps the
+            backbone mixers' ``nn.Linear`` defaults.
 
     Shapes: ``x_enc`` (B, L, C_in) -> (B, H, C_out); marks and ``x_dec`` are ignored (as the official
     code: no time-feature tokens). Cost: temporal encoder over B·N sequences of n_p patches, variate
@@ -152,9 +184,13 @@ class Gateformer(ForecastModel):
                  d_ff: int = 2048, dropout: float = 0.1, patch_len: int = 8, stride: int = 8,
                  temporal_mixer: str = "full", variate_mixer: str = "full",
                  temporal_options: dict[str, Any] | None = None,
-                 variate_options: dict[str, Any] | None = None):
+                 variate_options: dict[str, Any] | None = None, activation: str = "relu",
+                 official_init: bool = True):
         super().__init__(n_features, n_targets, seq_len, label_len, pred_len, n_time_features)
         check_positive_int("Gateformer", d_model=d_model, n_heads=n_heads, e_layers=e_layers, d_ff=d_ff)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Gateformer: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.activation = activation
         self.norm = InstanceNorm()
         self.global_embedding = nn.Linear(seq_len, d_model)
         self.global_dropout = nn.Dropout(dropout)
@@ -171,6 +207,12 @@ class Gateformer(ForecastModel):
                                           **stack_kwargs(variate_mixer, defaults, variate_options))
         self.gate_variate = VariateGate(d_model)
         self.projection = nn.Linear(d_model, pred_len)
+        for stack in (self.temporal_encoder, self.variate_encoder):
+            for block in stack.blocks:
+                if hasattr(block.ffn, "act"):  # timm Mlp: fc1 -> act -> drop -> fc2 -> drop
+                    block.ffn.act = ACTIVATIONS[activation]()
+            if official_init:
+                official_attention_init(stack)
 
     def variate_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised series ``(B, L, N)`` -> gated variate embeddings ``(B, N, D)`` (before gate 2)."""

@@ -19,25 +19,48 @@ Layers are post-LN, as in the paper and the official code (unlike the backbone's
 
 Official defaults (``main_informer.py``): d_model 512, n_heads 8, e_layers 2, d_layers 1, d_ff 2048,
 dropout 0.05, factor 5, activation gelu, distil True, embed timeF; Adam, lr 1e-4, batch 32, 6 epochs,
-learning rate halved every epoch ("type1").
+"type1" learning rate (kept two epochs, then halved every epoch).
 
-Departures from the official code (each quirk is available with ``official=True``):
+Two official codes, two switches (``official``):
 
-- Distilling conv padding: the official ``ConvLayer`` pads 2 on each side (``padding=2`` with
-  ``kernel_size=3``), so a layer maps L to ``floor((L+1)/2) + 1`` (96 -> 49 -> 26) rather than the
-  paper's halving; here ``padding=1``: 96 -> 48 -> 24.
-- Decoder self-attention ``mix=True``: the official ``AttentionLayer`` views its ``(B, H, L, d)`` output
-  as ``(B, L, H·d)`` without moving the head axis, scrambling positions and heads before the output
-  projection; here heads are merged properly.
-- ProbSparse measure: the official code divides the sampled score sum by L_K instead of the sample
-  size (``measure="informer"``); here the sample mean (eq. 4 estimated on the sample: ``"mean"``).
-- Lazy queries of the masked (causal) ProbSparse attention: the official code gives them the running
-  **sum** of V (``cumsum``), whose scale grows with the position; here the running mean (``cummean``),
-  the causal analogue of the paper's ``mean(V)``.
+=========================================  ======================  ======================  ===============
+                                           ``official: None``      ``"informer2020"``      ``"tslib"``
+                                           (ours, default)         (zhouhaoyi/             (thuml/Time-Series-
+                                                                   Informer2020)           Library)
+=========================================  ======================  ======================  ===============
+distilling conv padding (L=96 ->)          1 (48, 24)              1 (48, 24) [#pad]_      2 (49, 26)
+heads merged before W_O                    properly                decoder self-attention  every ProbSparse
+                                                                   scrambled (``mix``)     attention scrambled
+                                                                   [#mix]_                 [#mix]_
+cross-attention                            full                    full                    ProbSparse
+ProbSparse measure ``M``                   ``informer`` (eq. 4's   ``informer``            ``informer``
+                                           ``/ L_K``)
+lazy causal queries                        running mean            running sum             running sum
+token conv / timeF linear biases           yes / no                yes / yes               no / no
+=========================================  ======================  ======================  ===============
+
+.. [#pad] ``ConvLayer`` pads ``1 if torch.__version__ >= '1.5.0' else 2``: a string comparison, true on
+   torch 2.x (and 1.5-1.9), false on torch 1.10-1.13. TSLib hard-codes 2, so a layer maps L to
+   ``floor((L+1)/2) + 1`` rather than the paper's halving.
+.. [#mix] The official attention layers view a ``(B, H, L, d)`` tensor as ``(B, L, H·d)`` without moving the
+   head axis, scrambling positions and heads before the output projection: Informer2020 in its decoder
+   self-attention (``mix=True``), TSLib in every ``ProbAttention`` (it returns ``(B, H, L, d)``; its
+   ``AttentionLayer`` views it as ``(B, L, H·d)``): encoder, decoder self- and cross-attention.
+
+With a switch on, and dropout 0, the model computes the function of that repository's code (checked by
+copying their weights into ours: see ``tests/apps/forecast/test_models.py``). Departures that remain in
+all modes:
+
 - Attention dropout: the official code also drops attention probabilities of full attention; here
   dropout acts on the attention output (the residual branch) only.
-- The ProbSparse key sample is seeded in eval mode (deterministic inference; the backbone mixer's
-  ``seed`` option), random in training as in the official code.
+- The ProbSparse key sample is seeded in eval mode (deterministic inference; the mixer's ``seed``
+  option), random in training as in the official code.
+- Lazy causal queries (ours): the running **mean** of V, the causal analogue of the paper's ``mean(V)``,
+  where the official codes give the running sum, whose scale grows with the position.
+
+Test protocol: Informer2020's test loader drops the last incomplete batch (``drop_last=True``, batch 32),
+so its published numbers skip up to 31 test windows; we, like current TSLib, score every window. Numbers
+of ours next to the paper's are therefore not on exactly the same windows.
 """
 from __future__ import annotations
 
@@ -55,6 +78,7 @@ from spanmix.backbone.mixers.probsparse import probsparse_attention
 from spanmix.backbone.registry import build_mixer, mixer_options
 
 __all__ = [
+    "OFFICIAL_CODES",
     "ConvFeedForward",
     "DistillingLayer",
     "Informer",
@@ -66,6 +90,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+OFFICIAL_CODES = ("informer2020", "tslib")
 
 
 def mixer_kwargs(name: str, defaults: dict[str, Any],
@@ -135,7 +160,7 @@ class DistillingLayer(nn.Module):
     """Self-attention distilling (Informer Sec. 3.2, eq. 5): ``MaxPool(ELU(BN(Conv1d(x))))``.
 
     ``Conv1d(D, D, k=3)`` with circular padding, ``BatchNorm1d``, ELU, ``MaxPool1d(3, stride=2, padding=1)``:
-    L -> ceil(L / 2). ``padding=2`` is the official code's padding (L -> floor((L+1)/2) + 1).
+    L -> ceil(L / 2). ``padding=2`` is TSLib's padding (L -> floor((L+1)/2) + 1).
 
     Shapes: ``x`` (B, L, D) -> (B, L', D).
     """
@@ -167,16 +192,18 @@ class InformerAttention(nn.Module):
         kind: ``"prob"`` or ``"full"``.
         causal: query i sees keys j <= i (self-attention only).
         factor, measure, lazy_causal: ProbSparse options (see ``spanmix.backbone.mixers.probsparse``).
-        mix: the official ``mix=True`` quirk (see the module docstring).
+        mix: the official head-scrambling quirk (see the module docstring).
         seed: ProbSparse sampling seed in eval mode (None: the global RNG always).
+        dropout: dropout on the output (used where the layer is an encoder's self-attention mixer, whose
+            residual dropout the mixer applies).
 
     Shapes: ``x`` (B, L_Q, D), ``source`` (B, L_K, D) (default ``x``) -> (B, L_Q, D).
     Cost: O(L_Q·L_K·D) (full) or O((L_Q + L_K)·log L · D) (prob).
     """
 
     def __init__(self, d_model: int, heads: int, *, kind: str = "full", causal: bool = False, factor: int = 5,
-                 measure: str = "mean", lazy_causal: str = "cummean", mix: bool = False,
-                 seed: int | None = 0):
+                 measure: str = "informer", lazy_causal: str = "cummean", mix: bool = False,
+                 seed: int | None = 0, dropout: float = 0.0):
         super().__init__()
         if kind not in ("prob", "full"):
             raise ValueError(f"InformerAttention: kind must be 'prob' or 'full', got {kind!r}")
@@ -187,6 +214,7 @@ class InformerAttention(nn.Module):
         self.key = nn.Linear(d_model, d_model)
         self.value = nn.Linear(d_model, d_model)
         self.out = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, heads={self.heads}, causal={self.causal}, mix={self.mix}"
@@ -209,7 +237,7 @@ class InformerAttention(nn.Module):
             o = o.contiguous().view(B, L_Q, -1)
         else:
             o = o.transpose(1, 2).reshape(B, L_Q, -1)
-        return self.out(o)
+        return self.drop(self.out(o))
 
 
 class InformerDecoderLayer(nn.Module):
@@ -253,8 +281,9 @@ class Informer(ForecastModel):
         decoder_attention: ``"prob"`` or ``"full"`` masked self-attention in the decoder; None: ``"prob"``
             when ``mixer == "probsparse"``, else ``"full"`` (the official ``attn`` switch sets both).
         mixer_options: extra options of the encoder mixer (e.g. ``{"window": 24}`` for ``local``).
-        official: reproduce the official code's quirks (module docstring): distilling padding 2, decoder
-            ``mix``, the ``informer`` measure, ``cumsum`` lazy queries.
+        official: None (ours), ``"informer2020"`` or ``"tslib"``: compute what that repository's Informer
+            computes (module docstring table). Both need ``mixer: probsparse`` (Informer2020 also
+            ``full``, its ``--attn full``).
 
     Shapes: ``x_enc`` (B, L, C_in), ``x_mark_enc`` (B, L, F), ``x_dec`` (B, label_len + H, C_in) (only its
     first ``label_len`` steps are read), ``x_mark_dec`` (B, label_len + H, F) -> (B, H, C_out).
@@ -266,7 +295,7 @@ class Informer(ForecastModel):
                  activation: str = "gelu", distil: bool = True, embed: str = "timeF",
                  mixer: str = "probsparse",
                  decoder_attention: str | None = None, mixer_options: dict[str, Any] | None = None,
-                 official: bool = False):
+                 official: str | None = None):
         super().__init__(n_features, n_targets, seq_len, label_len, pred_len, n_time_features)
         check_positive_int("Informer", d_model=d_model, n_heads=n_heads, e_layers=e_layers, d_layers=d_layers,
                            d_ff=d_ff, factor=factor)
@@ -282,28 +311,48 @@ class Informer(ForecastModel):
         if decoder_attention not in ("prob", "full"):
             raise ValueError(f"Informer: decoder_attention must be 'prob' or 'full', "
                              f"got {decoder_attention!r}")
-        self.mixer_name, self.distil, self.official = mixer, bool(distil), bool(official)
-        measure, lazy = ("informer", "cumsum") if official else ("mean", "cummean")
-        self.distil_padding = 2 if official else 1
+        if official is False:
+            official = None
+        if official is not None and official not in OFFICIAL_CODES:
+            raise ValueError(f"Informer: official must be None (ours) or one of {OFFICIAL_CODES} (the repository "
+                             f"whose code to reproduce), got {official!r}")
+        if official == "tslib" and mixer != "probsparse":
+            raise ValueError(f"Informer: official='tslib' needs mixer='probsparse' (TSLib's Informer always uses "
+                             f"ProbAttention), got {mixer!r}")
+        if official == "informer2020" and mixer not in ("probsparse", "full"):
+            raise ValueError(f"Informer: official='informer2020' needs mixer='probsparse' or 'full' (its --attn "
+                             f"prob|full), got {mixer!r}")
+        self.mixer_name, self.distil, self.official = mixer, bool(distil), official
+        lazy = "cumsum" if official else "cummean"
+        self.distil_padding = 2 if official == "tslib" else 1
+        scrambled = official == "tslib"  # every ProbAttention of TSLib; Informer2020: decoder self-attn only
 
-        self.enc_embedding = DataEmbedding(n_features, d_model, n_time_features, embed, dropout)
-        self.dec_embedding = DataEmbedding(n_features, d_model, n_time_features, embed, dropout)
-        defaults = {"heads": n_heads, "dropout": dropout, "factor": factor, "measure": measure,
+        embedding = {"value_bias": official != "tslib", "temporal_bias": official == "informer2020"}
+        self.enc_embedding = DataEmbedding(n_features, d_model, n_time_features, embed, dropout, **embedding)
+        self.dec_embedding = DataEmbedding(n_features, d_model, n_time_features, embed, dropout, **embedding)
+        defaults = {"heads": n_heads, "dropout": dropout, "factor": factor, "measure": "informer",
                     "lazy_causal": lazy}
         options = mixer_kwargs(mixer, defaults, mixer_options)
+
+        def encoder_mixer() -> nn.Module:
+            if scrambled:
+                return InformerAttention(d_model, n_heads, kind="prob", factor=factor, lazy_causal=lazy,
+                                         mix=True, dropout=dropout)
+            return build_mixer(mixer, d_model, **options)
+
         self.encoder_layers = nn.ModuleList(
-            PostNormEncoderLayer(d_model, build_mixer(mixer, d_model, **options), d_ff, dropout, activation)
-            for _ in range(e_layers))
+            PostNormEncoderLayer(d_model, encoder_mixer(), d_ff, dropout, activation) for _ in range(e_layers))
         distilling = [DistillingLayer(d_model, self.distil_padding) for _ in range(e_layers - 1)]
         self.distilling = nn.ModuleList(distilling) if self.distil else None
         self.encoder_norm = nn.LayerNorm(d_model)
 
+        cross = "prob" if official == "tslib" else "full"
         self.decoder_layers = nn.ModuleList(
             InformerDecoderLayer(
                 d_model,
                 InformerAttention(d_model, n_heads, kind=decoder_attention, causal=True, factor=factor,
-                                  measure=measure, lazy_causal=lazy, mix=official),
-                InformerAttention(d_model, n_heads, kind="full"),
+                                  lazy_causal=lazy, mix=official is not None),
+                InformerAttention(d_model, n_heads, kind=cross, factor=factor, lazy_causal=lazy, mix=scrambled),
                 d_ff, dropout, activation)
             for _ in range(d_layers))
         self.decoder_norm = nn.LayerNorm(d_model)

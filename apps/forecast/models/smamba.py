@@ -69,6 +69,8 @@ class SMamba(ForecastModel):
         d_model, d_state, d_ff, e_layers, dropout, n_heads, activation: sizes (``n_heads`` for
             attention mixers only, ``d_state`` for state-space mixers only).
         use_time_tokens: embed ``x_mark_enc``'s columns as extra tokens (official behaviour).
+        use_norm: the per-series instance normalisation and its inverse (official ``--use_norm``, default
+            on; False is the official normalisation ablation: the encoder sees the data module's values).
         mixer_options: extra options of the mixer, overriding the defaults above.
 
     Shapes: ``x_enc`` (B, L, C_in), ``x_mark_enc`` (B, L, F) -> (B, H, C_out); ``x_dec`` and
@@ -78,7 +80,7 @@ class SMamba(ForecastModel):
     def __init__(self, n_features: int, n_targets: int, seq_len: int, label_len: int = 0, pred_len: int = 1,
                  n_time_features: int = 0, *, mixer: str = "mamba", d_model: int = 512, d_state: int = 32,
                  d_ff: int = 512, e_layers: int = 2, dropout: float = 0.1, n_heads: int = 8,
-                 activation: str = "gelu", use_time_tokens: bool = True,
+                 activation: str = "gelu", use_time_tokens: bool = True, use_norm: bool = True,
                  mixer_options: dict[str, Any] | None = None):
         super().__init__(n_features, n_targets, seq_len, label_len, pred_len, n_time_features)
         check_positive_int("SMamba", d_model=d_model, d_state=d_state, d_ff=d_ff, e_layers=e_layers,
@@ -86,6 +88,7 @@ class SMamba(ForecastModel):
         activation_function(activation)
         self.mixer_name = mixer
         self.use_time_tokens = bool(use_time_tokens) and n_time_features > 0
+        self.use_norm = bool(use_norm)
         self.norm = InstanceNorm()
         self.embedding = InvertedEmbedding(seq_len, d_model, dropout)
         defaults = {"heads": n_heads, "dropout": dropout, "d_state": d_state, "d_conv": 2, "expand": 1,
@@ -99,11 +102,12 @@ class SMamba(ForecastModel):
 
     def forward(self, x_enc, x_mark_enc=None, x_dec=None, x_mark_dec=None) -> torch.Tensor:
         self.check_inputs(x_enc, x_mark_enc, None, None, need_marks=self.use_time_tokens)
-        x, stats = self.norm.normalize(x_enc)  # (B, L, N)
+        x, stats = self.norm.normalize(x_enc) if self.use_norm else (x_enc, None)  # (B, L, N)
         tokens = self.embedding(x, x_mark_enc if self.use_time_tokens else None)  # (B, N [+ F], D)
         for layer in self.layers:
             tokens = layer(tokens)
         out = self.projection(self.final_norm(tokens))  # (B, N [+ F], H)
         out = out[:, :self.n_features].transpose(1, 2)  # drop the time-feature tokens -> (B, H, N)
-        out = self.norm.denormalize(out, stats)
+        if self.use_norm:
+            out = self.norm.denormalize(out, stats)
         return out[..., self.targets]

@@ -137,6 +137,22 @@ def test_scaler_sees_only_the_training_split(tmp_path):
     assert not torch.equal(dms[0].datasets["test"][0]["y"], dms[1].datasets["test"][0]["y"])
 
 
+@pytest.mark.parametrize("freq,guessed", [("15min", 5), ("D", 3), ("W-TUE", 2)])
+def test_protocol_tslib_gives_the_official_four_hourly_time_features(tmp_path, freq, guessed):
+    """The official scripts never pass --freq: ETTm, Exchange and ILI get the 4 'h' features there. Before
+    `protocol` existed we always gave the guessed set (5, 3, 2)."""
+    path = write_csv(tmp_path / "s.csv", n=400, freq=freq)
+    kwargs = {"csv": str(path), "target": "a", "seq_len": 24, "label_len": 12, "pred_len": 12}
+    assert ForecastDataModule(**kwargs).n_time_features == guessed
+    dm = ForecastDataModule(**kwargs, protocol="tslib")
+    assert dm.freq == "h" and dm.n_time_features == 4
+    np.testing.assert_allclose(dm.datasets["train"][0]["x_mark_enc"].numpy(),
+                               time_features(dm.dates[:24], "h"), atol=1e-6)
+    assert ForecastDataModule(**kwargs, protocol="tslib", freq="t").n_time_features == 5  # explicit freq wins
+    with pytest.raises(ValueError, match="protocol must be None or 'tslib'"):
+        ForecastDataModule(**kwargs, protocol="informer")
+
+
 def test_ettm_borders_are_four_times_the_hourly_ones(tmp_path):
     write_ett(tmp_path / "ETTm1.csv", 57600, freq="15min")
     dm = ForecastDataModule("ETTm1", cache_dir=str(tmp_path), seq_len=96, label_len=48, pred_len=96)

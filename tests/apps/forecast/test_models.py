@@ -120,9 +120,49 @@ def test_informer_distilling_halves_the_encoder_length_per_layer():
     assert encoder_input_lengths(model) == [96, 48, 24] == model.encoder_lengths()
     no_distil = make("informer", seq_len=96, e_layers=3, distil=False).eval()
     assert encoder_input_lengths(no_distil) == [96, 96, 96]
-    # The official ConvLayer pads 2 per side: 96 -> 49 -> 26 (kept behind the `official` flag).
-    official = make("informer", seq_len=96, e_layers=3, official=True).eval()
-    assert encoder_input_lengths(official) == [96, 49, 26] == official.encoder_lengths()
+    # TSLib's ConvLayer pads 2 per side: 96 -> 49 -> 26; Informer2020's pads 1 on torch 2 (its
+    # `torch.__version__ >= '1.5.0'` string test). The old `official=True` padded 2 for both.
+    tslib = make("informer", seq_len=96, e_layers=3, official="tslib").eval()
+    assert encoder_input_lengths(tslib) == [96, 49, 26] == tslib.encoder_lengths()
+    informer2020 = make("informer", seq_len=96, e_layers=3, official="informer2020").eval()
+    assert encoder_input_lengths(informer2020) == [96, 48, 24] == informer2020.encoder_lengths()
+
+
+def attention_layers(model: Informer) -> dict[str, list]:
+    return {"encoder": [layer.mixer for layer in model.encoder_layers],
+            "self": [layer.self_attention for layer in model.decoder_layers],
+            "cross": [layer.cross_attention for layer in model.decoder_layers]}
+
+
+def test_informer_official_switch_names_the_repository_and_matches_its_code():
+    """Each switch reproduces one repository. Oracle run (scratch copies of zhouhaoyi/Informer2020@29f2a73 and
+    thuml/Time-Series-Library@4e938a1, their weights copied into ours, C=3, D=16, 2 heads, d_ff 32, L=96,
+    label 48, H=24, eval, the same global-RNG key samples): max |official - ours| = 3.3e-7 (Informer2020 vs
+    "informer2020") and 2.4e-7 (TSLib vs "tslib"); crossing the modes gives 0.68-1.45 (outputs ~1)."""
+    options = {"d_model": 16, "n_heads": 2, "d_ff": 32, "e_layers": 2, "d_layers": 1, "factor": 5}
+    sizes = {"n_features": 3, "n_targets": 3, "seq_len": 96, "label_len": 48, "pred_len": 24, "n_time_features": 4}
+    built = {mode: build_forecast_model("informer", **sizes, **options, official=mode)
+             for mode in (None, "informer2020", "tslib")}
+    # Parameter counts of the official models at these sizes (token-conv / timeF biases differ).
+    assert {m: count_parameters(net) for m, net in built.items()} == {None: 9171, "informer2020": 9203, "tslib": 9139}
+
+    ours, i2020, tslib = (attention_layers(built[m]) for m in (None, "informer2020", "tslib"))
+    # Informer2020: backbone ProbSparse encoder, scrambled (mix) decoder self-attention, full cross-attention.
+    assert all(isinstance(m, ProbSparseAttention) and m.lazy_causal == "cumsum" for m in i2020["encoder"])
+    assert [(a.kind, a.mix, a.lazy_causal) for a in i2020["self"]] == [("prob", True, "cumsum")]
+    assert [(a.kind, a.mix) for a in i2020["cross"]] == [("full", False)]
+    # TSLib: every attention is ProbSparse with its output read as (B, L, H*d) without moving the heads.
+    assert all(a.kind == "prob" and a.mix for a in tslib["encoder"] + tslib["self"] + tslib["cross"])
+    assert all(a.lazy_causal == "cumsum" for a in tslib["self"])
+    # Ours: heads merged properly, full cross-attention, running-mean lazy queries.
+    assert [(a.kind, a.mix, a.lazy_causal) for a in ours["self"]] == [("prob", False, "cummean")]
+    assert all(m.measure == "informer" for mode in (ours, i2020) for m in mode["encoder"])
+
+    for bad, match in ((True, "official must be None"), ("yes", "official must be None")):
+        with pytest.raises(ValueError, match=match):
+            make("informer", official=bad)
+    with pytest.raises(ValueError, match="needs mixer='probsparse'"):
+        make("informer", official="tslib", mixer="full")
 
 
 @pytest.mark.parametrize("train", [False, True])
@@ -217,6 +257,25 @@ def test_instance_normalised_models_are_scale_and_shift_equivariant(name, option
     torch.testing.assert_close(out_affine, a * out + b, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("mixer", ["mamba", "full"])
+def test_smamba_and_itransformer_use_norm_false_is_the_normalisation_ablation(mixer):
+    """Official --use_norm 0: no instance normalisation (the option did not exist before)."""
+    normed = make("smamba", "M", mixer=mixer, n_heads=2).eval()
+    plain = make("smamba", "M", mixer=mixer, n_heads=2, use_norm=False).eval()
+    plain.load_state_dict(normed.state_dict())
+    x_enc, x_mark_enc, _, _ = batch(normed)
+    x_std, _ = normed.norm.normalize(x_enc)  # already instance-normalised input: the switch changes nothing
+    torch.testing.assert_close(plain(x_std, x_mark_enc), normed(x_std, x_mark_enc), atol=1e-4, rtol=1e-4)
+    shifted = x_enc + 5.0
+    torch.testing.assert_close(normed(shifted, x_mark_enc), normed(x_enc, x_mark_enc) + 5.0, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(plain(shifted, x_mark_enc), plain(x_enc, x_mark_enc) + 5.0, atol=1e-2)
+    tokens = plain.embedding(x_enc, x_mark_enc)
+    for layer in plain.layers:
+        tokens = layer(tokens)
+    expected = plain.projection(plain.final_norm(tokens))[:, :3].transpose(1, 2)
+    torch.testing.assert_close(plain(x_enc, x_mark_enc), expected)
+
+
 def test_smamba_time_marks_become_tokens():
     with_marks = make("smamba")
     x_enc, x_mark_enc, _, _ = batch(with_marks)
@@ -278,6 +337,36 @@ def test_gateformer_gates_fuse_the_documented_inputs():
     x, stats = model.norm.normalize(x_enc)
     expected = model.norm.denormalize(model.projection(model.variate_embeddings(x)).transpose(1, 2), stats)
     torch.testing.assert_close(model(x_enc), expected)
+
+
+def test_gateformer_ffn_is_the_official_relu_by_default_and_gelu_on_request():
+    """nn.TransformerEncoderLayer's FFN: linear2(relu(linear1(x))). Copying nyuolab/Gateformer@f209962's
+    weights into ours (its head flattens (D, n_p), ours (n_p, D): a transposed copy) gave a max output
+    difference of 9.5e-7 with relu and 0.28 with gelu (the old default) on a (4, 96, 3) input."""
+    x = torch.randn(5, 7, 16, generator=torch.Generator().manual_seed(2))
+    for activation, fn in (("relu", torch.relu), ("gelu", torch.nn.functional.gelu)):
+        model = make("gateformer", "M", activation=activation).eval()
+        for stack in (model.temporal_encoder, model.variate_encoder):
+            ffn = stack.blocks[0].ffn
+            torch.testing.assert_close(ffn(x), ffn.fc2(fn(ffn.fc1(x))))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        make("gateformer", "M", activation="swish")
+
+
+def test_gateformer_attention_init_is_nn_multiheadattention_s():
+    """Xavier-uniform over the fused (3D, D) in-projection (bound sqrt(6 / 4D)), zero in/out biases."""
+    D = 64
+    model = make("gateformer", "M", d_model=D, n_heads=4, d_ff=D)
+    bound = math.sqrt(6 / (D + 3 * D))
+    for stack in (model.temporal_encoder, model.variate_encoder):
+        mixer = stack.blocks[0].mixer
+        w = mixer.qkv.weight
+        assert w.abs().max() <= bound and w.abs().max() > 0.98 * bound  # nn.Linear's default: 1/sqrt(D) = 0.125
+        assert w.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+        assert not mixer.qkv.bias.any() and not mixer.out.bias.any()
+        assert mixer.out.bias is not None and mixer.out.weight.abs().max() <= 1 / math.sqrt(D)
+    plain = make("gateformer", "M", d_model=D, n_heads=4, d_ff=D, official_init=False)
+    assert plain.temporal_encoder.blocks[0].mixer.qkv.bias.any()
 
 
 # -------------------------------------------------------------------------------------------- baselines

@@ -108,13 +108,35 @@ def test_optimizer_groups_and_type1_schedule(dm):
     no_decay_ids = {id(p) for p in no_decay["params"]}
     a_logs = [m.A_log for m in task.net.modules() if hasattr(m, "A_log")]
     assert a_logs and all(id(p) in no_decay_ids for p in a_logs)  # Mamba's A_log is never decayed
-    scheduler = config["lr_scheduler"]["scheduler"]
-    rates = []
-    for _ in range(3):
-        rates.append(config["optimizer"].param_groups[0]["lr"])
-        config["optimizer"].step()
-        scheduler.step()
-    assert rates == pytest.approx([1e-4, 5e-5, 2.5e-5])
+    assert config["lr_scheduler"]["interval"] == "epoch"
+
+
+def official_type1_rates(lr: float, epochs: int) -> list[float]:
+    """The rate each epoch trains at in the official loops (Informer2020 ``exp_informer.py``, TSLib
+    ``exp_long_term_forecasting.py``): after epoch ``e`` they call ``adjust_learning_rate(opt, e + 1)``,
+    whose type1 rule sets ``lr * 0.5 ** ((epoch - 1) // 1)``."""
+    rates, current = [], lr
+    for epoch in range(epochs):
+        rates.append(current)
+        current = lr * (0.5 ** ((epoch + 1 - 1) // 1))
+    return rates
+
+
+class RateRecorder(L.Callback):
+    def __init__(self):
+        self.rates: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_type1_schedule_through_a_trainer_matches_the_official_formula(dm):
+    # Old behaviour (0.5 ** epoch) gave [1e-3, 5e-4, 2.5e-4, ...]: halved one epoch early.
+    task = make_task(dm, "linear", lr=1e-3, lr_schedule="type1")
+    recorder = RateRecorder()
+    trainer(max_epochs=5, limit_train_batches=1, limit_val_batches=0, callbacks=[recorder]).fit(task, dm)
+    assert recorder.rates == pytest.approx(official_type1_rates(1e-3, 5))
+    assert recorder.rates == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4])
 
 
 # ----------------------------------------------------------------------------------- naive and metrics
@@ -138,6 +160,24 @@ def test_naive_fit_runs_no_step_and_test_metrics_equal_a_direct_computation(dm):
     mape = (err.abs() / y.double().abs().clamp(min=1.17e-06)).mean().item()
     assert result["test/mape"] == pytest.approx(mape, rel=1e-4)
     assert result["test/loss"] == pytest.approx(result["test/mse"], rel=1e-5)
+
+
+def test_test_metrics_in_data_units_beside_the_normalised_ones(dm):
+    """test/mse_original, test/mae_original: the errors after dm.inverse_transform (absent before)."""
+    task = make_task(dm, "naive", model_options={"season": 24})
+    result = trainer().test(task, dm, verbose=False)[0]
+    windows = dm.datasets["test"]
+    x = torch.stack([windows[i]["x_enc"][:, -1:] for i in range(len(windows))])  # (N, seq_len, 1)
+    y = torch.stack([windows[i]["y"][-PRED:] for i in range(len(windows))])  # (N, pred_len, 1)
+    pred = x[:, SEQ - 24 + torch.arange(PRED) % 24]
+    err = (dm.inverse_transform(pred) - dm.inverse_transform(y)).double()
+    assert result["test/mse_original"] == pytest.approx(err.square().mean().item(), rel=1e-5)
+    assert result["test/mae_original"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+    std = float(dm.scaler.std[-1])  # one target channel: data-unit MSE = std² x normalised MSE
+    assert result["test/mse_original"] == pytest.approx(std ** 2 * result["test/mse"], rel=1e-4)
+    assert result["test/mae_original"] == pytest.approx(std * result["test/mae"], rel=1e-4)
+    bare = trainer().test(task, dataloaders=dm.test_dataloader(), verbose=False)[0]
+    assert "test/mse_original" not in bare and bare["test/mse"] == pytest.approx(result["test/mse"])
 
 
 def test_predict_returns_the_normalised_forecast(dm):
