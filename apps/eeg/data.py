@@ -16,8 +16,19 @@ recording order) are held out for validation; 0 gives no validation loop (the pa
 protocol). Explicit ``train_index``/``test_index`` override the setting.
 
 Scaling: signals are in microvolts; with ``align`` (default) each subject is Euclidean-aligned
-(:func:`spanmix.datasets.eeg.euclidean_alignment`) with the reference matrix of its *training* epochs,
-or, for a subject with none (the LOSO test subject), of its own unlabelled epochs, as in He & Wu 2020.
+(:func:`spanmix.datasets.eeg.euclidean_alignment`, He & Wu 2020). A subject's training (and validation)
+epochs use the reference matrix ``R = mean X Xᵀ / T`` of those epochs; its held-out epochs depend on
+``alignment``:
+
+- ``online`` (default, DBConformer's official code): a subject with training epochs (CO, CV) aligns its
+  held-out part with that part's own reference; a subject with none (the LOSO test subject) is aligned
+  incrementally, trial by trial in recording order: trial ``i`` with ``R_i = mean_{j<=i} X_j X_jᵀ / T``,
+  as a model deployed online would see it (the official ``EA_online``);
+- ``offline``: every epoch of a subject uses the reference of its training epochs, or of all its own
+  unlabelled epochs when it has none (the shipped weights were trained so).
+
+Departure from the official code: the covariance is ``X Xᵀ / T`` (band-passed EEG, no per-trial
+demeaning) where the official ``EA`` uses ``np.cov``; the reference is the same up to the tiny trial means.
 """
 from __future__ import annotations
 
@@ -30,6 +41,8 @@ import torch
 from spanmix.apps.eeg.evaluation import SETTINGS, cv_splits, splits
 from spanmix.datasets import eeg
 from torch.utils.data import DataLoader, Dataset
+
+ALIGNMENTS = ("online", "offline")
 
 __all__ = ["DATASETS", "EEGDataModule", "EpochDataset"]
 
@@ -105,6 +118,21 @@ def load_epochs(dataset: str, *, file: str | None = None, subjects: list[int] | 
     return ep
 
 
+def _inverse_sqrt(R: np.ndarray, subject: int) -> np.ndarray:
+    w, V = np.linalg.eigh(R)
+    if w.min() <= 1e-10 * w.max():
+        raise ValueError(f"subject {subject}: the reference covariance is singular; Euclidean alignment needs full-rank "
+                         "data (drop a flat or duplicated channel; online alignment of a single trial needs more "
+                         "samples than channels), or set --data.align false / --data.alignment offline")
+    return (V / np.sqrt(w)) @ V.T
+
+
+def _whiten(reference: np.ndarray, X: np.ndarray, subject: int) -> np.ndarray:
+    """``X`` (N, C, T) multiplied by ``R^{-1/2}``, ``R`` the mean ``X Xᵀ / T`` of the ``reference`` epochs."""
+    R = np.einsum("nct,ndt->cd", reference, reference) / (len(reference) * reference.shape[2])
+    return np.einsum("cd,ndt->nct", _inverse_sqrt(R, subject), X)
+
+
 class EEGDataModule(L.LightningDataModule):
     """Epochs of one dataset, split by an evaluation setting, aligned per subject (module docstring).
 
@@ -118,7 +146,8 @@ class EEGDataModule(L.LightningDataModule):
         file, event_id, tmin, tmax, channels, l_freq, h_freq, resample, standardize: the reading pipeline
             (:func:`spanmix.datasets.eeg.epochs_from_raw`); for the samples they re-epoch the shipped
             continuous recording when there is one.
-        align: Euclidean alignment per subject. batch_size, num_workers: loaders.
+        align: Euclidean alignment per subject; alignment: ``online`` (official) or ``offline``, how held-out
+            epochs are aligned (module docstring). batch_size, num_workers: loaders.
         download, cache_dir: standard datasets only.
         epochs, train_index, test_index: preloaded epochs and explicit splits (Python use).
     """
@@ -132,13 +161,17 @@ class EEGDataModule(L.LightningDataModule):
                  align: bool = True, batch_size: int = 32, num_workers: int = 0, download: bool = False,
                  cache_dir: str | None = None, epochs: Any = None, train_index: list[int] | None = None,
                  test_index: list[int] | None = None, sessions: list[str] | None = None,
-                 classes: list[str] | None = None, cv_scheme: Literal["kfold", "blocks"] = "kfold"):
+                 classes: list[str] | None = None, cv_scheme: Literal["kfold", "blocks"] = "kfold",
+                 alignment: Literal["online", "offline"] = "online"):
         super().__init__()
         if setting not in SETTINGS:
             raise ValueError(f"unknown setting {setting!r}; expected one of {SETTINGS}")
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f"--data.alignment must be one of {ALIGNMENTS}, got {alignment!r}")
         if not 0 <= val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.dataset, self.setting, self.align, self.cv_scheme = dataset, setting, align, cv_scheme
+        self.alignment = alignment
         self.batch_size, self.num_workers = batch_size, num_workers
         self.epochs: eeg.EEGEpochs = epochs if epochs is not None else load_epochs(
             dataset, file=file, subjects=subjects, event_id=event_id, tmin=tmin, tmax=tmax, channels=channels,
@@ -188,18 +221,26 @@ class EEGDataModule(L.LightningDataModule):
     def _prepare(self, train: np.ndarray) -> torch.Tensor:
         ep = self.epochs
         X = ep.X.astype(np.float64) * 1e6  # volts -> microvolts
-        if self.align:
-            for s in ep.subjects:
-                rows = np.flatnonzero(ep.subject == s)
-                ref = np.intersect1d(rows, np.concatenate([train, self.index["val"]]))
-                ref = ref if len(ref) else rows
-                R = np.einsum("nct,ndt->cd", X[ref], X[ref]) / (len(ref) * X.shape[2])
-                w, V = np.linalg.eigh(R)
-                if w.min() <= 1e-10 * w.max():
-                    raise ValueError(f"subject {s}: the mean covariance is singular; Euclidean alignment needs "
-                                     "full-rank data (drop a flat or duplicated channel, or set align: false)")
-                X[rows] = np.einsum("cd,ndt->nct", (V / np.sqrt(w)) @ V.T, X[rows])
-        return torch.as_tensor(X, dtype=torch.float32)
+        if not self.align:
+            return torch.as_tensor(X, dtype=torch.float32)
+        known = np.concatenate([train, self.index["val"]])
+        out = X.copy()
+        for s in ep.subjects:
+            rows = np.flatnonzero(ep.subject == s)
+            ref = np.intersect1d(rows, known)
+            held = np.intersect1d(np.setdiff1d(rows, known), self.index["test"])
+            if self.alignment == "offline" or not len(held):
+                out[rows] = _whiten(X[ref if len(ref) else rows], X[rows], s)
+                continue
+            if len(ref):
+                out[ref] = _whiten(X[ref], X[ref], s)
+                out[held] = _whiten(X[held], X[held], s)
+            else:
+                covs = np.einsum("nct,ndt->ncd", X[held], X[held]) / X.shape[2]
+                running = np.cumsum(covs, axis=0) / np.arange(1, len(held) + 1)[:, None, None]
+                for i, r in enumerate(held):
+                    out[r] = _inverse_sqrt(running[i], s) @ X[r]
+        return torch.as_tensor(out, dtype=torch.float32)
 
     # ------------------------------------------------------------------ shape (linked into the task)
     @property

@@ -184,13 +184,14 @@ class _EpochTimer:
 def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | None = None, *,
                    dataset: str = "simulated_mi", setting: str = "co", seeds: Sequence[int] = (0,),
                    subjects: Sequence[int] | None = None, max_epochs: int = 50, lr: float = 1e-3,
-                   batch_size: int = 32, align: bool = True, n_folds: int = 5, cv_scheme: str = "kfold", epochs=None,
+                   batch_size: int = 32, align: bool = True, alignment: str = "online", n_folds: int = 5,
+                   cv_scheme: str = "kfold", epochs=None,
                    data_options: dict[str, Any] | None = None, verbose: bool = False) -> Report:
     """Train ``model`` from scratch on every split of ``setting`` for each seed; score the last epoch.
 
     ``epochs``: an :class:`~spanmix.datasets.eeg.EEGEpochs` to use instead of loading ``dataset``.
-    Euclidean alignment (``align``) is fitted per subject on that subject's training epochs (the test
-    subject's own unlabelled epochs in LOSO), as the data module does.
+    Euclidean alignment (``align``, ``alignment``) as :class:`~spanmix.apps.eeg.data.EEGDataModule` does it:
+    ``online`` (official) aligns the held-out part with its own reference, the LOSO test subject trial by trial.
     """
     import lightning as L
     import torch
@@ -206,7 +207,7 @@ def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | N
         for split in splits(setting, ep.y, ep.subject, subjects=subjects, n_folds=n_folds, seed=seed,
                             cv_scheme=cv_scheme):
             L.seed_everything(seed, workers=True, verbose=False)
-            dm = EEGDataModule(dataset, epochs=ep, align=align, batch_size=batch_size,
+            dm = EEGDataModule(dataset, epochs=ep, align=align, alignment=alignment, batch_size=batch_size,
                                train_index=split.train.tolist(), test_index=split.test.tolist(), val_fraction=0.0)
             task = EEGTask(model, model_options, n_chans=dm.n_chans, n_outputs=dm.n_outputs, n_times=dm.n_times,
                            sfreq=dm.sfreq, lr=lr)

@@ -76,7 +76,7 @@ def test_cv_blocks_partition_each_subject_and_stay_stratified():
 
 def test_data_module_loso_aligns_each_subject_with_its_own_reference():
     ep = toy()
-    dm = EEGDataModule(epochs=ep, setting="loso", subject=3, val_fraction=0.2, batch_size=8)
+    dm = EEGDataModule(epochs=ep, setting="loso", subject=3, val_fraction=0.2, batch_size=8, alignment="offline")
     assert (dm.n_chans, dm.n_outputs, dm.n_times, dm.sfreq) == (4, 2, 32, 64.0)
     idx = dm.index
     assert set(ep.subject[idx["test"]]) == {3} and 3 not in set(ep.subject[idx["train"]]) | set(ep.subject[idx["val"]])
@@ -89,17 +89,50 @@ def test_data_module_loso_aligns_each_subject_with_its_own_reference():
     assert batch["x"].shape == (8, 4, 32) and batch["x"].dtype == torch.float32 and batch["y"].dtype == torch.int64
 
 
+def mean_cov(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    return np.einsum("nct,ndt->cd", X, X) / (X.shape[0] * X.shape[2])
+
+
 def test_within_subject_alignment_uses_training_epochs_only():
     ep = toy(n_subjects=1, per_class=20)
     late = (np.arange(len(ep)) % 20) >= 16  # the chronological test part: the last 4 of each class's 20
     X = ep.X.copy()
     X[late] *= 50.0  # ... is much louder
-    dm = EEGDataModule(epochs=eeg.EEGEpochs(X=X, y=ep.y, subject=ep.subject, ch_names=ep.ch_names, sfreq=64.0,
-                                            classes=ep.classes), setting="co", val_fraction=0.0)
+    loud = eeg.EEGEpochs(X=X, y=ep.y, subject=ep.subject, ch_names=ep.ch_names, sfreq=64.0, classes=ep.classes)
+    dm = EEGDataModule(epochs=loud, setting="co", val_fraction=0.0, alignment="offline")
     train, _ = dm.split_tensors("train")
     test, _ = dm.split_tensors("test")
     assert abs(float(train.pow(2).mean()) - 1.0) < 0.2  # identity covariance on the reference (training) part
     assert float(test.pow(2).mean()) > 100  # the test part did not enter the reference
+    # online (the default, as the official code): the chronological test part gets its own reference
+    dm = EEGDataModule(epochs=loud, setting="co", val_fraction=0.0)
+    assert dm.alignment == "online"
+    train, _ = dm.split_tensors("train")
+    test, _ = dm.split_tensors("test")
+    assert np.allclose(mean_cov(train), np.eye(4), atol=1e-4) and np.allclose(mean_cov(test), np.eye(4), atol=1e-4)
+    with pytest.raises(ValueError, match="--data.alignment must be one of"):
+        EEGDataModule(epochs=loud, alignment="batch")
+
+
+def test_online_alignment_of_the_loso_subject_is_incremental_trial_by_trial():
+    ep = toy()
+    dm = EEGDataModule(epochs=ep, setting="loso", subject=3, val_fraction=0.0)
+    X, _ = dm.split_tensors("test")
+    raw = ep.X[ep.subject == 3].astype(np.float64) * 1e6
+    # the official EA_online recursion: R <- (n R + cov(x)) / (n + 1), trial i aligned with R after it
+    R = np.zeros((4, 4))
+    for n, x in enumerate(raw):
+        R = (n * R + x @ x.T / x.shape[1]) / (n + 1)
+        w, V = np.linalg.eigh(R)
+        assert np.allclose(X[n].double().numpy(), (V / np.sqrt(w)) @ V.T @ x, atol=1e-4), n
+    assert np.allclose(mean_cov(X[:1]), np.eye(4), atol=1e-4)  # the first trial is its own reference
+    offline, _ = EEGDataModule(epochs=ep, setting="loso", subject=3, val_fraction=0.0,
+                               alignment="offline").split_tensors("test")
+    assert not np.allclose(mean_cov(offline[:1]), np.eye(4), atol=1e-2)
+    train, _ = dm.split_tensors("train")  # the training subjects: each with its own full reference
+    for s in (1, 2):
+        assert np.allclose(mean_cov(train[ep.subject[dm.index["train"]] == s]), np.eye(4), atol=1e-4)
 
 
 def test_shipped_samples_through_the_data_module():
