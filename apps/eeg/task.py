@@ -86,6 +86,10 @@ class EEGTask(SpanmixModule):
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
         return loss
 
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        """After the optimiser step: the model's weight constraints (EEGNet's max-norm, as Keras applies it)."""
+        self.net.apply_constraints()
+
     def _evaluate(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
         x, y = self._batch(batch)
         logits = self(x)
