@@ -103,6 +103,7 @@ class EEGEpochs:
     """Epoched EEG: ``X`` (N, C, T) float32, ``y`` (N,) int64 into ``classes``, ``subject`` (N,) int64.
 
     ``ch_pos`` (C, 3) holds electrode positions in metres (head frame) when known, for topomaps.
+    ``meta["session"]`` (N,), when present, names each epoch's recording session (BNCI2014001: ``T``, ``E``).
     """
 
     X: np.ndarray
@@ -148,8 +149,9 @@ class EEGEpochs:
     def subset(self, index) -> EEGEpochs:
         """The epochs at ``index`` (a boolean mask or integer indices), same channels and classes."""
         meta = dict(self.meta)
-        if "onset" in meta:
-            meta["onset"] = np.asarray(meta["onset"])[index]
+        for key in ("onset", "session"):
+            if key in meta:
+                meta[key] = np.asarray(meta[key])[index]
         return replace(self, X=self.X[index], y=self.y[index], subject=self.subject[index], meta=meta)
 
     def pick(self, channels: Sequence[str]) -> EEGEpochs:
@@ -178,7 +180,9 @@ class EEGEpochs:
             if (p.ch_names, p.sfreq, p.n_times, p.classes) != (first.ch_names, first.sfreq, first.n_times,
                                                                  first.classes):
                 raise ValueError("EEGEpochs.concatenate: parts differ in channels, rate, length or classes")
-        meta = {k: v for k, v in first.meta.items() if k != "onset"}  # onsets are per recording
+        meta = {k: v for k, v in first.meta.items() if k not in ("onset", "session")}  # onsets are per recording
+        if all("session" in p.meta for p in parts):
+            meta["session"] = np.concatenate([np.asarray(p.meta["session"]) for p in parts])
         return replace(first, X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
                        subject=np.concatenate([p.subject for p in parts]), meta=meta)
 
@@ -591,7 +595,9 @@ def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = (
                                               "checked on every later load")
                 _fetch(url, file)
             checksums.check(file, source=url)
-            parts.append(read_bnci2014001_mat(file, subject=int(s), event_id=event_id, **pipeline))
+            part = read_bnci2014001_mat(file, subject=int(s), event_id=event_id, **pipeline)
+            part.meta["session"] = np.full(len(part), session)
+            parts.append(part)
     return EEGEpochs.concatenate(parts)
 
 

@@ -141,6 +141,8 @@ class EEGDataModule(L.LightningDataModule):
             ``eegbci`` or ``file``.
         setting, subject, fold, n_folds, seed, cv_scheme: the split. val_fraction: validation share of the training epochs.
         subjects: which subjects to load (standard sets) / keep (samples).
+        test_session: train on the other sessions, test on this one (BNCI2014001's ``E``: EEG Conformer's
+            T -> E protocol), for ``subject`` or every subject; overrides ``setting``.
         sessions, classes: BNCI2014001 only: sessions ``["T"]``, ``["E"]`` or both (default) and the classes
             kept, in label order (default all four; DBConformer: ``["left_hand", "right_hand"]``).
         file, event_id, tmin, tmax, channels, l_freq, h_freq, resample, standardize: the reading pipeline
@@ -162,7 +164,7 @@ class EEGDataModule(L.LightningDataModule):
                  cache_dir: str | None = None, epochs: Any = None, train_index: list[int] | None = None,
                  test_index: list[int] | None = None, sessions: list[str] | None = None,
                  classes: list[str] | None = None, cv_scheme: Literal["kfold", "blocks"] = "kfold",
-                 alignment: Literal["online", "offline"] = "online"):
+                 alignment: Literal["online", "offline"] = "online", test_session: str | None = None):
         super().__init__()
         if setting not in SETTINGS:
             raise ValueError(f"unknown setting {setting!r}; expected one of {SETTINGS}")
@@ -182,6 +184,8 @@ class EEGDataModule(L.LightningDataModule):
             if train_index is None or test_index is None:
                 raise ValueError("give both train_index and test_index, or neither")
             train, test = np.asarray(train_index, int), np.asarray(test_index, int)
+        elif test_session is not None:
+            train, test = self._session_split(test_session, subject)
         else:
             train, test = self._split(setting, subject, fold, n_folds, seed)
         train, val = self._hold_out(train, val_fraction)
@@ -206,6 +210,19 @@ class EEGDataModule(L.LightningDataModule):
                 raise ValueError(f"fold must be in [0, {n_folds}), got {fold}")
             parts = [cv_splits(ep.y, ep.subject, s, n_folds, seed=seed, scheme=self.cv_scheme)[fold] for s in chosen]
         return (np.sort(np.concatenate([p.train for p in parts])), np.sort(np.concatenate([p.test for p in parts])))
+
+    def _session_split(self, test_session: str, subject: int | None) -> tuple[np.ndarray, np.ndarray]:
+        ep = self.epochs
+        if "session" not in ep.meta:
+            raise ValueError(f"--data.test_session needs epochs that record their session (bnci2014001); "
+                             f"{self.dataset} does not")
+        session = np.asarray(ep.meta["session"])
+        chosen = np.isin(ep.subject, ep.subjects if subject is None else [subject])
+        test = chosen & (session == test_session)
+        if not test.any() or not (chosen & ~test).any():
+            raise ValueError(f"--data.test_session {test_session!r}: need epochs of that session and of another; "
+                             f"the sessions loaded are {sorted(set(session.tolist()))} (see --data.sessions)")
+        return np.flatnonzero(chosen & ~test), np.flatnonzero(test)
 
     def _hold_out(self, train: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
         if fraction == 0:

@@ -176,3 +176,19 @@ def test_bnci2014001_sessions_and_classes_through_the_data_module(tmp_path):
     assert len(dm.epochs) == 8 and dm.classes == ["left_hand", "right_hand"]
     with pytest.raises(ValueError, match=r"--data.sessions and --data.classes select BNCI2014001"):
         EEGDataModule("simulated_mi", classes=["left_hand"])
+
+
+def test_session_split_trains_on_t_and_tests_on_e(tmp_path):
+    folder = tmp_path / "BNCI2014001"
+    folder.mkdir()
+    write_bnci_mat(folder / "A01T.mat", 16)
+    write_bnci_mat(folder / "A01E.mat", 8)
+    with pytest.warns(UserWarning):
+        dm = EEGDataModule("bnci2014001", subjects=[1], cache_dir=str(tmp_path), test_session="E", val_fraction=0.0)
+    session = dm.epochs.meta["session"]
+    assert session.tolist() == ["T"] * 16 + ["E"] * 8
+    assert dm.index["train"].tolist() == list(range(16)) and dm.index["test"].tolist() == list(range(16, 24))
+    with pytest.raises(ValueError, match="need epochs of that session and of another"):
+        EEGDataModule("bnci2014001", subjects=[1], sessions=["T"], cache_dir=str(tmp_path), test_session="E")
+    with pytest.raises(ValueError, match="--data.test_session needs epochs that record their session"):
+        EEGDataModule("simulated_mi", test_session="E")
