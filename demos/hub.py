@@ -32,6 +32,8 @@ TABS: list[tuple[str, str]] = [
     ("EEG", "eeg_tab"),
     ("Finance", "finance_tab"),
     ("Genomics", "genomics_tab"),
+    ("Restore", "restore_tab"),
+    ("Video", "video_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860

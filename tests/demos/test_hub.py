@@ -19,7 +19,8 @@ import hub
 import tab_common
 
 #: The endpoints that run a model: one per button, each named ``<tab>_<action>``.
-COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate"}
+COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate",
+           "restore_run", "video_detect"}
 
 
 @pytest.fixture(scope="module")
