@@ -4,8 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the tests need: chromium drives the demo's browser test (through PyPI's playwright;
-# never `playwright install`, which downloads a browser).
-APT_PACKAGES ?= chromium
+# never `playwright install`, which downloads a browser); libusb-1.0-0 lets open3d import (points app);
+# fluidsynth + timgm6mb-soundfont render MIDI to audio (music app).
+APT_PACKAGES ?= chromium libusb-1.0-0 fluidsynth timgm6mb-soundfont
 EXTRAS ?= test
 
 .PHONY: install test test-fast demo bench clean
@@ -44,6 +45,7 @@ bench: install
 	$(PY) benchmarks/finance.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/eeg.py --epochs 15 --seeds 0 1 2
 	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/points.py --ops
 	$(PY) benchmarks/kernels.py --ptxas
 	$(PY) benchmarks/demo_load.py --concurrency 1 2 4
 

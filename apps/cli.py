@@ -31,13 +31,20 @@ APPS: dict[str, str] = {
     "finance": "spanmix.apps.forecast.finance_cli",
     "genomics": "spanmix.apps.genomics.cli",
     "restore": "spanmix.apps.restore.cli",
+    "video": "spanmix.apps.video.cli",
+    "points": "spanmix.apps.points.cli",
+    "music": "spanmix.apps.music.cli",
 }
 #: ``pip install`` extra for each app (for the hint when its dependencies are missing).
-_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics", "restore": "restore"}
+_EXTRAS: dict[str, str] = {"forecast": "forecast", "eeg": "eeg", "finance": "finance", "genomics": "genomics",
+                           "restore": "restore", "video": "video", "points": "points", "music": "music"}
 #: An app's commands besides LightningCLI's (the app's ``main`` handles them), for the usage text.
 _APP_COMMANDS: dict[str, str] = {
     "genomics": "generate --weights DIR --prompt ACGT [--max-new-tokens N]   (stream a DNA continuation)",
     "restore": "apply --weights DIR --input in.png --output out.png [--tile N] [--self-ensemble]",
+    "video": "asd predict --weights DIR --video clip.mp4 --output DIR   (active speakers; `video asd fit ...`)",
+    "points": "classify --weights DIR --input FILE [--json] [--parts OUT.ply]   (mesh/cloud -> classes)",
+    "music": 'generate --weights DIR --chords "C G Am F | ..." --bars N --output melody.mid|.musicxml|.wav',
 }
 
 

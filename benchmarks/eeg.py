@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--datasets", nargs="+", default=list(PLAN), choices=list(PLAN))
     parser.add_argument("--settings", nargs="+", default=["co", "cv", "loso"], choices=["co", "cv", "loso"])
+    parser.add_argument("--cv-scheme", default="kfold", choices=["kfold", "blocks"],
+                        help="kfold: the official KFold(5) over all trials in order; blocks: per-class blocks "
+                             "(the scheme of tables written before 2026-12-03)")
+    parser.add_argument("--alignment", default="online", choices=["online", "offline"],
+                        help="how held-out epochs are Euclidean-aligned (offline: tables written before 2026-12-03)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs: a smoke run of the whole table")
@@ -67,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = _config(model, dataset)
                 report = run_evaluation(model, cfg["model"].get("model_options"), dataset=dataset, setting=setting,
                                         seeds=ns.seeds, max_epochs=epochs, lr=cfg["model"].get("lr", 1e-3),
-                                        batch_size=cfg["data"].get("batch_size", 32), verbose=True)
+                                        batch_size=cfg["data"].get("batch_size", 32), cv_scheme=ns.cv_scheme,
+                                        alignment=ns.alignment, verbose=True)
                 o = report.overall()
                 summary.append(f"| {dataset} | {setting.upper()} | {LABELS[model]} | {report.n_parameters:,} | "
                                f"{100 * o['acc'][0]:.1f} ± {100 * o['acc'][1]:.1f} | "

@@ -103,6 +103,7 @@ class EEGEpochs:
     """Epoched EEG: ``X`` (N, C, T) float32, ``y`` (N,) int64 into ``classes``, ``subject`` (N,) int64.
 
     ``ch_pos`` (C, 3) holds electrode positions in metres (head frame) when known, for topomaps.
+    ``meta["session"]`` (N,), when present, names each epoch's recording session (BNCI2014001: ``T``, ``E``).
     """
 
     X: np.ndarray
@@ -148,8 +149,9 @@ class EEGEpochs:
     def subset(self, index) -> EEGEpochs:
         """The epochs at ``index`` (a boolean mask or integer indices), same channels and classes."""
         meta = dict(self.meta)
-        if "onset" in meta:
-            meta["onset"] = np.asarray(meta["onset"])[index]
+        for key in ("onset", "session"):
+            if key in meta:
+                meta[key] = np.asarray(meta[key])[index]
         return replace(self, X=self.X[index], y=self.y[index], subject=self.subject[index], meta=meta)
 
     def pick(self, channels: Sequence[str]) -> EEGEpochs:
@@ -178,7 +180,9 @@ class EEGEpochs:
             if (p.ch_names, p.sfreq, p.n_times, p.classes) != (first.ch_names, first.sfreq, first.n_times,
                                                                  first.classes):
                 raise ValueError("EEGEpochs.concatenate: parts differ in channels, rate, length or classes")
-        meta = {k: v for k, v in first.meta.items() if k != "onset"}  # onsets are per recording
+        meta = {k: v for k, v in first.meta.items() if k not in ("onset", "session")}  # onsets are per recording
+        if all("session" in p.meta for p in parts):
+            meta["session"] = np.concatenate([np.asarray(p.meta["session"]) for p in parts])
         return replace(first, X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
                        subject=np.concatenate([p.subject for p in parts]), meta=meta)
 
@@ -494,9 +498,29 @@ def _fetch(url: str, dest: Path) -> Path:
                                   f"elsewhere and put it at {dest}") from None
 
 
+def _bnci_event_id(classes: Sequence[str] | None, event_id: Any) -> Any:
+    """The ``event_id`` selecting BNCI2014001 classes: ``classes`` (names, label order) or ``event_id``."""
+    if classes is not None and event_id is not None:
+        raise ValueError("BNCI2014001: give classes (e.g. ['left_hand', 'right_hand']) or event_id, not both")
+    chosen = list(classes) if classes is not None else event_id
+    if chosen is None:
+        return list(BNCI2014001_CLASSES)
+    values = chosen.values() if isinstance(chosen, dict) else chosen
+    names = [v for x in values for v in (x if isinstance(x, (list, tuple)) else [x])]
+    unknown = [n for n in names if n not in BNCI2014001_CLASSES]
+    if unknown or not names:
+        raise ValueError(f"BNCI2014001 classes/event_id {chosen!r}: {unknown or 'none given'} not among its classes "
+                         f"{list(BNCI2014001_CLASSES)}; expected a list of them or a dict {{name: class(es)}}")
+    return chosen
+
+
 def read_bnci2014001_mat(path: str | os.PathLike, subject: int = 1, *, tmin: float = 2.0, tmax: float = 6.0,
-                         **pipeline: Any) -> EEGEpochs:
-    """One BNCI2014001 session file (``A01T.mat`` / ``A01E.mat``) as epochs of the four MI classes.
+                         classes: Sequence[str] | None = None, event_id: Any = None, **pipeline: Any) -> EEGEpochs:
+    """One BNCI2014001 session file (``A01T.mat`` / ``A01E.mat``) as epochs of the MI classes.
+
+    ``classes`` keeps only these of :data:`BNCI2014001_CLASSES`, labelled in that order (DBConformer's
+    official runs: ``["left_hand", "right_hand"]``, 144 trials of session T per subject); ``event_id``
+    (see :func:`find_events`) may instead group or rename them. Default: all four.
 
     Layout (BNCI Horizon, as MOABB reads it): ``data`` is a cell array of runs, each a struct with ``X``
     (samples x 25: 22 EEG + 3 EOG, microvolts), ``trial`` (1-based trial-start samples), ``y`` (labels
@@ -508,6 +532,7 @@ def read_bnci2014001_mat(path: str | os.PathLike, subject: int = 1, *, tmin: flo
     import mne
     from scipy.io import loadmat
 
+    event_id = _bnci_event_id(classes, event_id)
     path = Path(path)
     try:
         runs = np.atleast_1d(loadmat(path, struct_as_record=False, squeeze_me=True)["data"])
@@ -528,23 +553,30 @@ def read_bnci2014001_mat(path: str | os.PathLike, subject: int = 1, *, tmin: flo
         labels = np.atleast_1d(run.y).astype(int)
         raw.set_annotations(mne.Annotations((trials - 1) / float(run.fs), 0.0,
                                             [BNCI2014001_CLASSES[lab - 1] for lab in labels]))
-        parts.append(epochs_from_raw(raw, tmin=tmin, tmax=tmax, event_id=list(BNCI2014001_CLASSES),
-                                     picks=list(BNCI2014001_CHANNELS), subject=subject,
-                                     classes=BNCI2014001_CLASSES, **pipeline))
+        parts.append(epochs_from_raw(raw, tmin=tmin, tmax=tmax, event_id=event_id,
+                                     picks=list(BNCI2014001_CHANNELS), subject=subject, **pipeline))
     if not parts:
         raise ValueError(f"{path.name}: no run with trials")
     return EEGEpochs.concatenate(parts)
 
 
 def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = ("T", "E"), *,
+                     classes: Sequence[str] | None = None, event_id: Any = None,
                      path: str | os.PathLike | None = None, download: bool = False, **pipeline: Any) -> EEGEpochs:
     """BCI Competition IV 2a (BNCI2014001): 9 subjects, 22 EEG channels, 250 Hz, 4 MI classes.
+
+    ``sessions``: ``"T"`` (training) and/or ``"E"`` (evaluation); ``classes`` / ``event_id``: which classes
+    (:func:`read_bnci2014001_mat`). DBConformer's official runs: ``sessions=["T"],
+    classes=["left_hand", "right_hand"]`` (144 trials per subject).
 
     Files ``A{01..09}{T,E}.mat`` from ``BNCI2014001_URL`` in ``cache_dir(path)/BNCI2014001``; fetched only with
     ``download=True``, over plain http and **unverified** (no published checksum): the SHA-256 of each file is
     recorded on first use and checked on every later load (:mod:`spanmix.datasets.checksums`).
     ``pipeline`` goes to :func:`epochs_from_raw` (``l_freq``, ``h_freq``, ``sfreq``...).
     """
+    event_id = _bnci_event_id(classes, event_id)
+    if isinstance(sessions, str) or not sessions:
+        raise ValueError(f"BNCI2014001 sessions must be a non-empty list of 'T' and/or 'E', got {sessions!r}")
     folder = cache_dir(path) / "BNCI2014001"
     parts = []
     for s in subjects:
@@ -563,16 +595,19 @@ def load_bnci2014001(subjects: Sequence[int] = (1,), sessions: Sequence[str] = (
                                               "checked on every later load")
                 _fetch(url, file)
             checksums.check(file, source=url)
-            parts.append(read_bnci2014001_mat(file, subject=int(s), **pipeline))
+            part = read_bnci2014001_mat(file, subject=int(s), event_id=event_id, **pipeline)
+            part.meta["session"] = np.full(len(part), session)
+            parts.append(part)
     return EEGEpochs.concatenate(parts)
 
 
 def read_eegbci_edf(paths: Sequence[str | os.PathLike], subject: int = 1, *, tmin: float = 0.0,
-                    tmax: float = 4.0, **pipeline: Any) -> EEGEpochs:
+                    tmax: float = 4.0, event_id: Any = None, **pipeline: Any) -> EEGEpochs:
     """PhysioNet EEG-BCI runs (EDF+, 64 channels, 160 Hz, annotations T0/T1/T2) as left vs right epochs.
 
     In the imagery runs 4, 8 and 12, T1 is the imagined left fist and T2 the right fist (T0: rest, not
-    used). Channel names are standardised by ``mne.datasets.eegbci.standardize`` and the standard_1005
+    used by default). ``event_id`` (see :func:`find_events`) chooses other classes, e.g.
+    ``{"rest": "T0", "left_hand": "T1", "right_hand": "T2"}``. Channel names are standardised by ``mne.datasets.eegbci.standardize`` and the standard_1005
     montage is set.
     """
     from mne.datasets import eegbci
@@ -582,12 +617,12 @@ def read_eegbci_edf(paths: Sequence[str | os.PathLike], subject: int = 1, *, tmi
         raw = read_raw(p)
         eegbci.standardize(raw)
         raw.set_montage("standard_1005", on_missing="ignore")
-        parts.append(epochs_from_raw(raw, tmin=tmin, tmax=tmax, event_id={"left_hand": "T1", "right_hand": "T2"},
-                                     subject=subject, classes=EEGBCI_CLASSES, **pipeline))
+        parts.append(epochs_from_raw(raw, tmin=tmin, tmax=tmax, subject=subject,
+                                     event_id=event_id or {"left_hand": "T1", "right_hand": "T2"}, **pipeline))
     return EEGEpochs.concatenate(parts)
 
 
-def load_eegbci(subjects: Sequence[int] = (1,), runs: Sequence[int] = EEGBCI_RUNS, *,
+def load_eegbci(subjects: Sequence[int] = (1,), runs: Sequence[int] = EEGBCI_RUNS, *, event_id: Any = None,
                 path: str | os.PathLike | None = None, download: bool = False, **pipeline: Any) -> EEGEpochs:
     """PhysioNet EEG Motor Movement/Imagery (Schalk et al. 2004): 109 subjects, imagined left/right fist.
 
@@ -616,5 +651,5 @@ def load_eegbci(subjects: Sequence[int] = (1,), runs: Sequence[int] = EEGBCI_RUN
                                           f"Put the EDF files at {files[0].parent} yourself") from None
         for f in files:
             checksums.check(f, source="https://physionet.org/content/eegmmidb/1.0.0/")
-        parts.append(read_eegbci_edf(files, subject=int(s), **pipeline))
+        parts.append(read_eegbci_edf(files, subject=int(s), event_id=event_id, **pipeline))
     return EEGEpochs.concatenate(parts)

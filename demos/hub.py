@@ -33,6 +33,9 @@ TABS: list[tuple[str, str]] = [
     ("Finance", "finance_tab"),
     ("Genomics", "genomics_tab"),
     ("Restore", "restore_tab"),
+    ("Video", "video_tab"),
+    ("Points", "points_tab"),
+    ("Music", "music_tab"),
 ]
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860

@@ -2,9 +2,11 @@
 
 - ``co``: within-subject **chronological order**: for each subject and class, the first 80 % of the
   trials (``ceil(0.8 n)``) train and the rest test (the official code's ``nsamples``);
-- ``cv``: within-subject **5-fold cross-validation**: each class's trials, in recording order, are cut
-  into 5 contiguous blocks; fold ``k`` tests on block ``k`` of every class (``shuffle=True`` shuffles
-  first, with the seed);
+- ``cv``: within-subject **5-fold cross-validation**. Default ``scheme="kfold"``, the official split
+  (``KFold(n_splits=5, shuffle=False)`` over all of the subject's trials in recording order: fold ``k``
+  tests on the ``k``-th contiguous fifth, the first ``n % 5`` folds one trial larger, as scikit-learn
+  cuts them); ``scheme="blocks"`` cuts each class's trials into 5 contiguous blocks and fold ``k`` tests
+  on block ``k`` of every class (stratified). ``shuffle=True`` shuffles first, with the seed;
 - ``loso``: cross-subject **leave-one-subject-out**: train on every other subject, test on one.
 
     from spanmix.apps.eeg.evaluation import run_evaluation, format_report
@@ -61,16 +63,31 @@ def co_split(y: np.ndarray, subject: np.ndarray, s: int, train_fraction: float =
     return Split(f"co/s{s}", s, np.sort(np.concatenate(train)), np.sort(np.concatenate(test)))
 
 
+CV_SCHEMES = ("kfold", "blocks")
+
+
 def cv_splits(y: np.ndarray, subject: np.ndarray, s: int, n_folds: int = 5, shuffle: bool = False,
-              seed: int = 0) -> list[Split]:
-    """Stratified ``n_folds``-fold split of subject ``s`` (contiguous blocks per class unless ``shuffle``)."""
+              seed: int = 0, scheme: str = "kfold") -> list[Split]:
+    """``n_folds``-fold split of subject ``s``: ``kfold`` (official: contiguous folds over all trials in
+    order) or ``blocks`` (contiguous blocks per class, stratified); ``shuffle`` permutes first.
+
+    The ``kfold`` folds equal ``sklearn.model_selection.KFold(n_folds)``'s (``np.array_split`` sizes);
+    scikit-learn is not a dependency of the app for this one line."""
     if n_folds < 2:
         raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    if scheme not in CV_SCHEMES:
+        raise ValueError(f"unknown cross-validation scheme {scheme!r}; expected one of {CV_SCHEMES}")
     index = np.flatnonzero(subject == s)
+    rng = np.random.default_rng(seed)
+    if scheme == "kfold":
+        if len(index) < n_folds:
+            raise ValueError(f"subject {s} has {len(index)} trials, fewer than n_folds={n_folds}")
+        order = rng.permutation(index) if shuffle else index
+        return [Split(f"cv/s{s}/f{k}", s, np.setdiff1d(index, test), np.sort(test))
+                for k, test in enumerate(np.array_split(order, n_folds))]
     groups = _by_class(y, index)
     if any(len(g) < n_folds for g in groups.values()):
         raise ValueError(f"subject {s} has a class with fewer than n_folds={n_folds} trials")
-    rng = np.random.default_rng(seed)
     folds: list[list[np.ndarray]] = [[] for _ in range(n_folds)]
     for idx in groups.values():
         idx = rng.permutation(idx) if shuffle else idx
@@ -92,7 +109,7 @@ def loso_splits(subject: np.ndarray) -> list[Split]:
 
 
 def splits(setting: str, y: np.ndarray, subject: np.ndarray, *, subjects: Sequence[int] | None = None,
-           n_folds: int = 5, seed: int = 0, train_fraction: float = 0.8) -> list[Split]:
+           n_folds: int = 5, seed: int = 0, train_fraction: float = 0.8, cv_scheme: str = "kfold") -> list[Split]:
     """Every split of ``setting`` (``co``, ``cv`` or ``loso``), restricted to the tested ``subjects``."""
     if setting not in SETTINGS:
         raise ValueError(f"unknown evaluation setting {setting!r}; expected one of {SETTINGS}")
@@ -100,7 +117,7 @@ def splits(setting: str, y: np.ndarray, subject: np.ndarray, *, subjects: Sequen
     if setting == "co":
         return [co_split(y, subject, s, train_fraction) for s in chosen]
     if setting == "cv":
-        return [sp for s in chosen for sp in cv_splits(y, subject, s, n_folds, seed=seed)]
+        return [sp for s in chosen for sp in cv_splits(y, subject, s, n_folds, seed=seed, scheme=cv_scheme)]
     return [sp for sp in loso_splits(subject) if sp.subject in chosen]
 
 
@@ -167,13 +184,14 @@ class _EpochTimer:
 def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | None = None, *,
                    dataset: str = "simulated_mi", setting: str = "co", seeds: Sequence[int] = (0,),
                    subjects: Sequence[int] | None = None, max_epochs: int = 50, lr: float = 1e-3,
-                   batch_size: int = 32, align: bool = True, n_folds: int = 5, epochs=None,
+                   batch_size: int = 32, align: bool = True, alignment: str = "online", n_folds: int = 5,
+                   cv_scheme: str = "kfold", epochs=None,
                    data_options: dict[str, Any] | None = None, verbose: bool = False) -> Report:
     """Train ``model`` from scratch on every split of ``setting`` for each seed; score the last epoch.
 
     ``epochs``: an :class:`~spanmix.datasets.eeg.EEGEpochs` to use instead of loading ``dataset``.
-    Euclidean alignment (``align``) is fitted per subject on that subject's training epochs (the test
-    subject's own unlabelled epochs in LOSO), as the data module does.
+    Euclidean alignment (``align``, ``alignment``) as :class:`~spanmix.apps.eeg.data.EEGDataModule` does it:
+    ``online`` (official) aligns the held-out part with its own reference, the LOSO test subject trial by trial.
     """
     import lightning as L
     import torch
@@ -186,9 +204,10 @@ def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | N
     report = Report(model, dataset, setting, tuple(int(s) for s in seeds))
     times: list[float] = []
     for seed in report.seeds:
-        for split in splits(setting, ep.y, ep.subject, subjects=subjects, n_folds=n_folds, seed=seed):
+        for split in splits(setting, ep.y, ep.subject, subjects=subjects, n_folds=n_folds, seed=seed,
+                            cv_scheme=cv_scheme):
             L.seed_everything(seed, workers=True, verbose=False)
-            dm = EEGDataModule(dataset, epochs=ep, align=align, batch_size=batch_size,
+            dm = EEGDataModule(dataset, epochs=ep, align=align, alignment=alignment, batch_size=batch_size,
                                train_index=split.train.tolist(), test_index=split.test.tolist(), val_fraction=0.0)
             task = EEGTask(model, model_options, n_chans=dm.n_chans, n_outputs=dm.n_outputs, n_times=dm.n_times,
                            sfreq=dm.sfreq, lr=lr)

@@ -39,6 +39,7 @@ def _describe(b: Built) -> dict[str, Any]:
         "tmax": ep.tmin + ep.n_times / ep.sfreq,
         "classes": list(ep.classes),
         "align": bool(data.get("align", True)),
+        "alignment": data.get("alignment", "online"),
         "split": "chronological 80/20 per subject and class (CO); 20 % of the training part validates",
         "test_epochs": len(dm.index["test"]),
         "test_metrics": {k.split("/", 1)[1]: v for k, v in b.test.items()

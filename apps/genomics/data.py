@@ -138,7 +138,9 @@ class PretrainDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        self.epoch_seed += 1
+        # Windows are drawn afresh for each epoch; from the trainer's epoch when attached, so that a resumed
+        # run draws the windows of the epoch it resumes.
+        self.epoch_seed = self.trainer.current_epoch + 1 if self.trainer is not None else self.epoch_seed + 1
         n = max(self.stage_batch, self.hparams.tokens_per_epoch // self.stage_len)
         ds = _RandomWindows(
             self.genome,
@@ -169,16 +171,21 @@ class PretrainDataModule(LightningDataModule):
 
 
 class _Labelled(Dataset):
+    # The reverse-complement coin of item i in an epoch depends on (seed, epoch, i) only, not on the order of
+    # fetches, so a resumed run draws the same coins (the harness's sampler calls set_epoch).
     def __init__(self, seqs, labels, rc_augment: bool, seed: int):
         self.seqs, self.labels, self.rc = seqs, labels, rc_augment
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.seqs)
 
     def __getitem__(self, i: int):
         seq = self.seqs[i]
-        if self.rc and self.rng.random() < 0.5:
+        if self.rc and np.random.default_rng((self.seed, self.epoch, i)).random() < 0.5:
             seq = reverse_complement(seq)
         return seq, int(self.labels[i])
 

@@ -2,16 +2,21 @@
 
 - ``AtomicCheckpointIO``: Lightning's ``TorchCheckpointIO`` whose local saves go to a temporary file in
   the same directory that is fsynced and ``os.replace``d onto the target, so a crash mid-write leaves the
-  previous checkpoint intact. Loads default to ``torch.load(weights_only=True)``: a checkpoint can then
-  hold tensors and plain containers only, never pickled code (pass ``--weights_only false`` to a
-  subcommand to load a trusted legacy checkpoint). The harness installs it unless a CheckpointIO plugin
-  is configured. Remote (fsspec) paths keep Lightning's own transactional save.
+  previous checkpoint intact; a ``last*.ckpt`` keeps its predecessor as ``last*.ckpt.prev`` (a hard link
+  made before the rename), so a ``last.ckpt`` damaged afterwards still leaves a good one to resume from
+  (``resolve_last_checkpoint``). Loads are ``torch.load(weights_only=True)``: a checkpoint can hold
+  tensors and plain containers only, never pickled code; a missing, truncated or corrupt file, or one
+  holding more, is one ``CheckpointError``. The CLI has no way to turn that off (Lightning's
+  ``--weights_only`` option is removed); Python callers may pass ``weights_only=False`` for a file they
+  trust. The harness installs it unless a CheckpointIO plugin is configured. Remote (fsspec) paths keep
+  Lightning's own transactional save.
 - ``SpanmixModule``: a LightningModule base that writes ``checkpoint["spanmix"]["class_path"]`` so that
   ``spanmix export`` can rebuild the module from any checkpoint of it (the harness records the same for
   every module it trains, so subclassing is only needed for checkpoints written outside the CLI).
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 from collections.abc import Callable
@@ -21,9 +26,14 @@ import fsspec.utils
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from spanmix.apps.harness.export import CHECKPOINT_KEY, atomic_path, class_path_of
+from spanmix.apps.harness.errors import CheckpointError
+from spanmix.apps.harness.export import CHECKPOINT_KEY, atomic_path, class_path_of, load_checkpoint_file
 
-__all__ = ["AtomicCheckpointIO", "RecordRunInfo", "SpanmixModule", "find_best_checkpoint", "record_run_info"]
+__all__ = ["AtomicCheckpointIO", "RecordRunInfo", "SpanmixModule", "find_best_checkpoint", "record_run_info",
+           "resolve_last_checkpoint"]
+
+#: A ``last*.ckpt`` keeps its predecessor under this suffix (see AtomicCheckpointIO).
+PREVIOUS_SUFFIX = ".prev"
 
 
 def _is_local(path: Any) -> bool:
@@ -41,13 +51,52 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         storage_options: Any | None = None) -> None:
         if storage_options is not None or not _is_local(path):
             return super().save_checkpoint(checkpoint, path, storage_options)  # same errors/remote behaviour
+        path = os.fspath(path)
+        keep = os.path.basename(path).startswith("last") and os.path.isfile(path)
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
+            if keep:
+                _keep_previous(path)
 
     def load_checkpoint(self, path: Any, map_location: Callable | None = lambda storage, loc: storage,
                         weights_only: bool | None = None) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location=map_location,
-                                       weights_only=True if weights_only is None else weights_only)
+        if weights_only is False or not _is_local(path):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        return load_checkpoint_file(path, map_location=map_location)
+
+
+def _keep_previous(path: str) -> None:
+    # Hard-link the current file as PATH.prev (atomically replacing the older .prev); PATH itself is never
+    # missing. Best effort: a filesystem without hard links keeps no previous checkpoint.
+    tmp = f"{path}.{os.getpid()}.prev.tmp"
+    try:
+        os.link(path, tmp)
+        os.replace(tmp, path + PREVIOUS_SUFFIX)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+
+
+def resolve_last_checkpoint(dirpath: str, warn: Callable[[str], None] | None = None) -> str | None:
+    """The newest readable ``last*.ckpt`` in ``dirpath``, else its kept predecessor (``.prev``); None if there
+    is none at all. A damaged newest one is reported through ``warn`` when a predecessor is used instead,
+    and raised (``CheckpointError``) when no good one is left."""
+    lasts = glob.glob(os.path.join(glob.escape(dirpath), "last*.ckpt"))
+    candidates = sorted(lasts, key=os.path.getmtime, reverse=True)
+    candidates += [p + PREVIOUS_SUFFIX for p in candidates if os.path.isfile(p + PREVIOUS_SUFFIX)]
+    first_error = None
+    for candidate in candidates:
+        try:
+            load_checkpoint_file(candidate, mmap=True)
+        except CheckpointError as e:
+            first_error = first_error or e
+            continue
+        if first_error is not None and warn is not None:
+            warn(f"{first_error}; resuming from the previous good checkpoint {candidate}")
+        return candidate
+    if first_error is not None:
+        raise first_error
+    return None
 
 
 def record_run_info(checkpoint: dict[str, Any], module: LightningModule, **extra: Any) -> None:
@@ -82,16 +131,16 @@ class RecordRunInfo(Callback):
 def find_best_checkpoint(dirpath: str) -> str:
     """The best checkpoint recorded by the newest ``last*.ckpt`` in ``dirpath`` (``--ckpt_path best`` in a
     process that did not run ``fit``). Reads only the callbacks' state (memory-mapped, weights_only)."""
-    lasts = sorted(glob.glob(os.path.join(glob.escape(dirpath), "last*.ckpt")), key=os.path.getmtime)
-    if not lasts:
+    last = resolve_last_checkpoint(dirpath)
+    if last is None:
         raise ValueError(f"--ckpt_path best: no last*.ckpt in {dirpath} to read the best checkpoint from; "
                          "run fit first or pass --ckpt_path PATH")
-    ckpt = torch.load(lasts[-1], map_location="cpu", weights_only=True, mmap=True)
+    ckpt = load_checkpoint_file(last, mmap=True)
     for state in (ckpt.get("callbacks") or {}).values():
         best = state.get("best_model_path") if isinstance(state, dict) else None
         if best:
             for candidate in (best, os.path.join(dirpath, os.path.basename(best))):  # run dir may have moved
                 if os.path.isfile(candidate):
                     return candidate
-    raise ValueError(f"--ckpt_path best: {lasts[-1]} records no existing best checkpoint "
+    raise ValueError(f"--ckpt_path best: {last} records no existing best checkpoint "
                      "(is checkpoint.monitor logged?); pass --ckpt_path PATH")

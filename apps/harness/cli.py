@@ -15,7 +15,11 @@ What the harness adds to plain LightningCLI (each is a default; the config can c
   version, so ``fit --ckpt_path last`` resumes the newest ``last*.ckpt`` of the experiment, and
   ``validate|test|predict --ckpt_path best`` finds the best one even in a new process;
 - ``AtomicCheckpointIO`` (crash-safe saves, ``weights_only=True`` loads) unless a CheckpointIO plugin is set;
-- the rich progress bar when ``rich`` is installed (else Lightning's tqdm bar);
+- the rich progress bar when ``rich`` is installed (else Lightning's tqdm bar); when stdout is not a terminal,
+  a plain progress line every ``--progress_every_n_steps`` (50) steps instead (``progress.PlainProgress``);
+- ``--resume_every_n_steps`` and exact resume (``resume.ExactResume``: sampler, RNG states, metrics log);
+- ``--ckpt_path last`` falls back to the kept previous ``last.ckpt`` when the newest is damaged; a damaged
+  checkpoint is one ``CheckpointError``; Lightning's ``--weights_only`` option is removed;
 - the module's class path, app and config recorded in each checkpoint for ``spanmix export``.
 """
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
@@ -34,8 +39,17 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.trainer.trainer import Trainer
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 from lightning_utilities.core.imports import RequirementCache
-from spanmix.apps.harness.checkpoint import AtomicCheckpointIO, RecordRunInfo, find_best_checkpoint
+from spanmix.apps.harness.checkpoint import (
+    AtomicCheckpointIO,
+    RecordRunInfo,
+    _is_local,
+    find_best_checkpoint,
+    resolve_last_checkpoint,
+)
 from spanmix.apps.harness.errors import attach_flags
+from spanmix.apps.harness.export import load_checkpoint_file
+from spanmix.apps.harness.progress import PlainProgress
+from spanmix.apps.harness.resume import ExactResume, make_resumable, read_metrics
 
 __all__ = ["RUNS_DIR", "SpanmixCLI", "run_cli"]
 
@@ -73,6 +87,14 @@ class SpanmixCLI(LightningCLI):
             "--experiment", type=Optional[str], default=None,
             help=f"Run name: the run goes to {RUNS_DIR}/{self.app}/<experiment> unless "
                  "trainer.default_root_dir is set. Default: the first --config file's stem, else 'default'.")
+        parser.add_argument(
+            "--resume_every_n_steps", type=Optional[int], default=None,
+            help="Also write checkpoints/last.ckpt every N training steps (mid-epoch), so that a run killed "
+                 "mid-epoch resumes exactly with --ckpt_path last. Default: only where checkpoint.* saves.")
+        parser.add_argument(
+            "--progress_every_n_steps", type=int, default=50,
+            help="When stdout is not a terminal (a file, a pipe), print a progress line every N training "
+                 "steps instead of drawing a progress bar.")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({
             "checkpoint.monitor": self.monitor,
@@ -90,7 +112,8 @@ class SpanmixCLI(LightningCLI):
 
     # ------------------------------------------------------------------ run directory
     def _subconfig(self):
-        return self.config[self.subcommand] if self.subcommand else self.config
+        sub = self.config.get("subcommand")  # also before LightningCLI sets self.subcommand
+        return self.config[sub] if sub else self.config
 
     def experiment_name(self) -> str:
         cfg = self._subconfig()
@@ -103,13 +126,46 @@ class SpanmixCLI(LightningCLI):
                              ". _ + = -), not a path; set --experiment NAME or trainer.default_root_dir")
         return name
 
+    def _run_dirs(self) -> tuple[str, str]:
+        cfg = self._subconfig()
+        root = cfg.trainer.get("default_root_dir") or os.path.join(RUNS_DIR, self.app, self.experiment_name())
+        return root, cfg.checkpoint.get("dirpath") or os.path.join(root, "checkpoints")
+
     def before_instantiate_classes(self) -> None:
         cfg = self._subconfig()
-        if cfg.trainer.get("default_root_dir") is None:
-            cfg.trainer.default_root_dir = os.path.join(RUNS_DIR, self.app, self.experiment_name())
-        if cfg.checkpoint.get("dirpath") is None:
-            # Fixed per experiment (not per logger version) so that `--ckpt_path last` finds it on resume.
-            cfg.checkpoint.dirpath = os.path.join(cfg.trainer.default_root_dir, "checkpoints")
+        # The checkpoint directory is fixed per experiment (not per logger version) so that `--ckpt_path
+        # last` finds it on resume.
+        cfg.trainer.default_root_dir, cfg.checkpoint.dirpath = self._run_dirs()
+
+    def _parse_ckpt_path(self) -> None:
+        # Before Lightning reads the checkpoint's hyper-parameters: resolve `last` to a readable file (falling
+        # back to the previous one if the newest is damaged), give a damaged explicit path one clear error,
+        # and note the resumed run's CSV log version.
+        self.resume_state: dict[str, Any] = {}
+        sub = self.config.get("subcommand")
+        path = self.config[sub].get("ckpt_path") if sub else None
+        if path == "last" and sub == "fit":
+            resolved = resolve_last_checkpoint(self._run_dirs()[1], warn=_warn_line)
+            if resolved is not None:
+                self.config[sub].ckpt_path = path = resolved
+        if path not in (None, "last", "best", "hpc", "registry") and _is_local(path):
+            ckpt = load_checkpoint_file(path, mmap=True)
+            if sub == "fit":
+                self.resume_state = dict((ckpt.get("callbacks") or {}).get(ExactResume.__qualname__) or {})
+        super()._parse_ckpt_path()
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        # Lightning's `--weights_only false` would let any checkpoint file run pickled code; the CLI does not
+        # offer it (Python callers can still pass weights_only=False to Trainer methods for files they trust).
+        return {name: set(skip) | {"weights_only"} for name, skip in LightningCLI.subcommands().items()}
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        if self.subcommand == "fit" and self.trainer.world_size == 1:
+            seed = self._subconfig().get("seed_everything")
+            owner = self.datamodule if self.datamodule is not None else self.model
+            _make_train_loader_resumable(owner, seed if isinstance(seed, int) and seed is not True else 0)
 
     def _resolve_best_checkpoint(self) -> None:
         # Lightning resolves `ckpt_path="best"` from the callback's memory of the current process only;
@@ -131,7 +187,7 @@ class SpanmixCLI(LightningCLI):
         if config.get("enable_checkpointing") is False:  # Lightning rejects a ModelCheckpoint then
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
         if config.get("logger") in (None, True):
-            config["logger"] = _default_loggers(root)
+            config["logger"] = _default_loggers(root, getattr(self, "resume_state", {}).get("csv_version"))
         plugins = config.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
@@ -140,12 +196,24 @@ class SpanmixCLI(LightningCLI):
 
         user_callbacks = config.get("callbacks") or []
         user_callbacks = user_callbacks if isinstance(user_callbacks, list) else [user_callbacks]
-        if (_RICH_AVAILABLE and config.get("enable_progress_bar") is not False
+        if (config.get("enable_progress_bar") is not False
                 and not any(isinstance(c, ProgressBar) for c in user_callbacks + callbacks)):
-            from lightning.pytorch.callbacks import RichProgressBar
+            if not sys.stdout.isatty():  # a file or a pipe: plain lines, not a redrawn bar
+                callbacks.append(PlainProgress(self._subconfig().get("progress_every_n_steps") or 50))
+            elif _RICH_AVAILABLE:
+                from lightning.pytorch.callbacks import RichProgressBar
 
-            callbacks.append(RichProgressBar())
+                callbacks.append(RichProgressBar())
         callbacks.append(RecordRunInfo(app=self.app, config=self._plain_config()))
+        if self.subcommand == "fit":
+            seed = self._subconfig().get("seed_everything")
+            state = getattr(self, "resume_state", {})
+            metrics = None
+            if state.get("csv_version") is not None and "csv_steps_below" in state:
+                path = os.path.join(root, "csv", f"version_{state['csv_version']}", "metrics.csv")
+                metrics = read_metrics(path, state["csv_steps_below"])
+            callbacks.append(ExactResume(seed if isinstance(seed, int) and seed is not True else 0,
+                                         self._subconfig().get("resume_every_n_steps"), metrics))
         callbacks += [make() for make in self.app_callbacks]
         return self._instantiate_trainer(config, callbacks)
 
@@ -155,8 +223,26 @@ class SpanmixCLI(LightningCLI):
         return json.loads(json.dumps(self.config_dump, default=str))
 
 
-def _default_loggers(root: str) -> list:
-    csv = CSVLogger(root, name="csv")
+def _warn_line(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def _make_train_loader_resumable(owner: Any, seed: int) -> None:
+    """Wrap ``owner.train_dataloader`` (data module or model) so that its loader gets an ``EpochSampler``."""
+    make = getattr(owner, "train_dataloader", None)
+    if not callable(make) or getattr(make, "_spanmix_resumable", False):
+        return
+
+    def train_dataloader():
+        return make_resumable(make(), seed)
+
+    train_dataloader._spanmix_resumable = True
+    owner.train_dataloader = train_dataloader
+
+
+def _default_loggers(root: str, version: int | None = None) -> list:
+    # `version`: a resumed run appends to the CSV log of the run it resumes (see resume.ExactResume).
+    csv = CSVLogger(root, name="csv", version=version)
     loggers = [csv]
     if _TENSORBOARD_AVAILABLE:
         from lightning.pytorch.loggers import TensorBoardLogger
@@ -187,6 +273,8 @@ def run_cli(model_class: Any, datamodule_class: Any = None, args: Sequence[str] 
         cli_kwargs: passed to ``LightningCLI`` (e.g. ``subclass_mode_model=True``, ``trainer_defaults``).
     """
     trainer_defaults = {"deterministic": "warn", **cli_kwargs.pop("trainer_defaults", {})}
+    # A resumed run writes its config.yaml into the CSV version folder of the run it resumes.
+    cli_kwargs.setdefault("save_config_kwargs", {"overwrite": True})
     cli_kwargs.setdefault("seed_everything_default", 0)
     parser_kwargs = {"prog": f"spanmix {app}",
                      "description": f"spanmix {app}: train and evaluate with a YAML config (LightningCLI).",

@@ -26,9 +26,11 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from spanmix.apps.harness.errors import CheckpointError
 from torch import nn
 
@@ -64,7 +66,8 @@ _KWARGS = "kwargs"
 # --------------------------------------------------------------------------------------------- files
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; on success fsync it and ``os.replace`` it onto ``path``.
+    """Yield a temporary path beside ``path``; on success give it the mode a new file gets (0666 less the umask),
+    fsync it and ``os.replace`` it onto ``path``.
 
     If the body raises, the temporary file is removed and ``path`` keeps its previous content. (A hard kill
     mid-write can leave a hidden ``.NAME.*.tmp`` file behind; never a truncated ``path``.)
@@ -75,6 +78,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         yield tmp
+        os.chmod(tmp, _new_file_mode())  # some writers (safetensors) create 0600 files
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -86,6 +90,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             os.remove(tmp)
         raise
     _fsync_dir(directory)
+
+
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the umask (0644 under the usual 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _fsync_dir(directory: str) -> None:
@@ -115,51 +126,105 @@ def _trusted(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path.startswith(p) for p in prefixes)
 
 
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+def _resolve(path: str, prefixes: tuple[str, ...]) -> Any:
+    """The object a dotted path names, resolved as importers do (the longest importable module, then
+    attributes), importing nothing outside ``prefixes``. The caller checks what it resolved to: the *name*
+    proves nothing (``torch.nn.functional.torch.load`` is ``torch.load``)."""
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:i])
+        if not _trusted(module_name + ".", prefixes):
+            continue
+        try:
+            obj = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)  # AttributeError: the caller reports it
+        return obj
+    raise ImportError(f"no importable module under {', '.join(prefixes)} in {path!r}")
+
+
+def _defined_under(obj: Any, prefixes: tuple[str, ...]) -> bool:
+    return isinstance(getattr(obj, "__module__", None), str) and _trusted(obj.__module__ + ".", prefixes)
+
+
 def import_trusted_class(class_path: str) -> type[nn.Module]:
-    """Import ``class_path`` if, and only if, it is an ``nn.Module`` class defined under ``spanmix.``."""
+    """Import ``class_path`` if, and only if, it resolves to an ``nn.Module`` class defined under ``spanmix.``."""
     if not isinstance(class_path, str) or not _trusted(class_path, TRUSTED_PREFIXES):
         raise ValueError(
             f"refusing to import class {class_path!r}: pretrained exports and checkpoints may only name "
             f"classes under {' or '.join(repr(p) for p in TRUSTED_PREFIXES)} (importing an arbitrary class "
             "named by a file is arbitrary code execution)")
-    module_name, _, name = class_path.rpartition(".")
     try:
-        obj = getattr(importlib.import_module(module_name), name)
+        obj = _resolve(class_path, TRUSTED_PREFIXES)
     except (ImportError, AttributeError) as e:
         raise ValueError(f"cannot import class {class_path!r} named by the export/checkpoint: {e}") from e
-    defined_in_spanmix = _trusted(getattr(obj, "__module__", "") + ".", TRUSTED_PREFIXES)
-    if not (isinstance(obj, type) and issubclass(obj, nn.Module) and defined_in_spanmix):
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module) and _defined_under(obj, TRUSTED_PREFIXES)):
         raise ValueError(f"refusing {class_path!r}: expected an nn.Module subclass defined under 'spanmix.', "
                          f"got {obj!r}")
     return obj
 
 
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+def _nested_allowed(obj: Any) -> bool:
+    """What a class path or import string nested in CLI-made init args may resolve to: a class defined under
+    ``spanmix.``; an ``nn.Module``, optimizer or LR scheduler class defined under ``torch.nn.``/``torch.optim.``;
+    or a function of ``torch.nn.functional`` (an activation)."""
+    if isinstance(obj, type):
+        if _defined_under(obj, ("spanmix.",)):
+            return True
+        torch_kinds = (nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
+        return issubclass(obj, torch_kinds) and _defined_under(obj, ("torch.nn.", "torch.optim."))
+    name = getattr(obj, "__name__", "")
+    in_functional = getattr(obj, "__module__", None) == "torch.nn.functional" or (  # or a builtin it exports
+        isinstance(name, str) and not name.startswith("_") and getattr(F, name, None) is obj)
+    return callable(obj) and not isinstance(obj, ModuleType) and in_functional
 
 
 def _check_nested(value: Any, where: str = "init_args") -> None:
     """CLI-made init args are instantiated by jsonargparse, which imports the class paths and callable
-    names they contain. Allow only NESTED_TRUSTED_PREFIXES; a dotted string whose root is an importable
-    module outside them (``os.system``, ``torch.hub.load``) is refused too."""
+    names they contain. Each must resolve (``_resolve``) to an object ``_nested_allowed`` accepts; a dotted
+    string whose root is an importable module outside NESTED_TRUSTED_PREFIXES (``os.system``) is refused."""
     if isinstance(value, Mapping):
         cp = value.get("class_path")
-        if cp is not None and not (isinstance(cp, str) and _trusted(cp, NESTED_TRUSTED_PREFIXES)):
-            raise ValueError(f"refusing class_path {cp!r} at {where}: nested classes must be under "
-                             f"{', '.join(NESTED_TRUSTED_PREFIXES)}")
+        if cp is not None:
+            _check_dotted(cp, f"{where}.class_path", explicit=True)
         for k, v in value.items():
-            _check_nested(v, f"{where}.{k}")
+            if k != "class_path":
+                _check_nested(v, f"{where}.{k}")
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             _check_nested(v, f"{where}[{i}]")
-    elif isinstance(value, str) and _DOTTED.match(value) and not _trusted(value, NESTED_TRUSTED_PREFIXES):
-        root = value.split(".", 1)[0]
+    elif isinstance(value, str) and _DOTTED.match(value):
+        _check_dotted(value, where, explicit=False)
+
+
+def _check_dotted(path: Any, where: str, explicit: bool) -> None:
+    refuse = ValueError(f"refusing import path {path!r} at {where}: only classes under spanmix., torch.nn "
+                        "modules, torch.optim optimizers/schedulers and torch.nn.functional functions may "
+                        "be imported from an export")
+    if not isinstance(path, str):
+        raise refuse
+    if not _trusted(path, NESTED_TRUSTED_PREFIXES):
+        if explicit:
+            raise refuse
+        root = path.split(".", 1)[0]
         try:
             importable = importlib.util.find_spec(root) is not None  # finds, never executes
         except (ImportError, ValueError):
             importable = False
         if importable:
-            raise ValueError(f"refusing import path {value!r} at {where}: only names under "
-                             f"{', '.join(NESTED_TRUSTED_PREFIXES)} may be imported from an export")
+            raise refuse
+        return  # a plain dotted string (e.g. "v1.2") that names nothing importable
+    try:
+        obj = _resolve(path, NESTED_TRUSTED_PREFIXES)
+    except (ImportError, AttributeError):
+        raise refuse from None
+    if not _nested_allowed(obj):
+        raise refuse
 
 
 def _instantiate(cls: type[nn.Module], init_args: dict[str, Any], how: str) -> nn.Module:
@@ -326,12 +391,12 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: Any = "cpu", **k
     try:
         return torch.load(path, map_location=map_location, weights_only=True, **kwargs)
     except pickle.UnpicklingError as e:
-        if "weights only load failed" not in str(e).lower():
-            raise CheckpointError(f"checkpoint {path} is truncated or corrupt") from None
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        what = f" (it names {found.group(1)})" if found else ""
+        if found is None:  # not a pickled object: garbage that the unpickler could not parse
+            raise CheckpointError(f"checkpoint {path} is truncated or corrupt (not a torch checkpoint)") from None
         raise CheckpointError(
-            f"checkpoint {path} holds objects other than tensors and plain containers{what}; spanmix "
+            f"checkpoint {path} holds objects other than tensors and plain containers (it names "
+            f"{found.group(1)}); spanmix "
             "loads checkpoints with torch.load(weights_only=True) and will not unpickle code") from None
     except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError) as e:
         # torch reports a cut-off zip as "OSError: [Errno 22]", "PytorchStreamReader failed ...", EOFError...

@@ -115,6 +115,8 @@ class WeightsTable:
         metrics_md: ``({entry name: record}, out_dir)`` (table order, built entries only) -> METRICS.md's text.
         build: ``(entry, config, datamodule) -> module`` for ``fit=False`` entries.
         results_json: keep every entry's record in ``<out>/results.json`` (unshipped entries always are).
+        command: the words after ``spanmix`` that name the training CLI when it is not just ``app``
+            (``("video", "asd")`` for an app with sub-apps).
     """
 
     app: str
@@ -124,6 +126,7 @@ class WeightsTable:
     metrics_md: Callable[[dict[str, dict[str, Any]], Path], str]
     build: Callable[[Entry, dict[str, Any], Any], Any] | None = None
     results_json: bool = False
+    command: tuple[str, ...] = ()
 
     def __post_init__(self):
         names = [e.name for e in self.entries]
@@ -212,9 +215,9 @@ def effective_config(entry: Entry, overrides: Sequence[str] | None = None) -> di
     return config
 
 
-def _command(app: str, entry: Entry, overrides: list[str]) -> list[str]:
-    return ["spanmix", app, "fit" if entry.fit else "test", "--config", entry.config, *overrides,
-            "--experiment", entry.name]
+def _command(table: WeightsTable, entry: Entry, overrides: list[str]) -> list[str]:
+    return ["spanmix", *(table.command or (table.app,)), "fit" if entry.fit else "test", "--config", entry.config,
+            *overrides, "--experiment", entry.name]
 
 
 def score(task, datamodule) -> dict[str, float]:
@@ -251,14 +254,14 @@ def build_entry(table: WeightsTable, entry: Entry, out_dir: Path, runs_dir: Path
 
     overrides = _overrides(entry, out_dir)
     config = effective_config(entry, overrides)
-    command = _command(table.app, entry, overrides)
+    command = _command(table, entry, overrides)
     run_dir = runs_dir / table.app / entry.name
     export_dir = out_dir / entry.name if entry.ship else run_dir / "export"
     shutil.rmtree(run_dir, ignore_errors=True)
     print("$", " ".join(command), flush=True)
     started = time.time()
     if entry.fit:
-        args = [sys.executable, "-m", "spanmix.apps.cli", table.app, "fit",
+        args = [sys.executable, "-m", "spanmix.apps.cli", *(table.command or (table.app,)), "fit",
                 "--config", str(PACKAGE_ROOT / entry.config), *overrides, "--experiment", entry.name,
                 "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false"]
         subprocess.run(args, check=True)
@@ -344,7 +347,7 @@ def _listing(table: WeightsTable, out_dir: Path) -> str:
         state = "built" if (out_dir / e.name / "config.json").is_file() or \
             (not e.ship and e.name in _read_results(out_dir)) else "not built"
         ship = "" if e.ship else "  [compared, not shipped]"
-        lines.append(f"  {e.name:26s} {state:9s} {' '.join(_command(table.app, e, _overrides(e, out_dir)))}{ship}")
+        lines.append(f"  {e.name:26s} {state:9s} {' '.join(_command(table, e, _overrides(e, out_dir)))}{ship}")
     return "\n".join(lines)
 
 

@@ -246,6 +246,8 @@ def test_eegbci_reads_physionet_edf_runs(tmp_path):
     assert ep.classes == eeg.EEGBCI_CLASSES
     with pytest.raises(eeg.EEGDataNotAvailable, match="S002R04.edf is missing"):
         eeg.load_eegbci([2], path=tmp_path)
+    rest = eeg.load_eegbci([1], path=tmp_path, tmin=0.0, tmax=4.0, event_id={"rest": "T0", "left_hand": "T1"})
+    assert rest.classes == ("rest", "left_hand") and np.bincount(rest.y).tolist() == [9, 6]  # T0 x3, T1 x2 per run
 
 
 # ------------------------------------------------------------------------------------------- samples
@@ -275,3 +277,23 @@ def test_simulated_set_carries_the_lateralised_mu_desynchronisation():
     for s in sim.subjects:  # left hand: C4 desynchronises (C3 - C4 up); right hand: C3 does
         m = sim.subject == s
         assert lat[m & (sim.y == 0)].mean() > lat[m & (sim.y == 1)].mean() + 0.3
+
+
+def test_bnci2014001_selects_classes_and_passes_event_id_through(tmp_path):
+    from spanmix.datasets import checksums
+
+    folder = tmp_path / "BNCI2014001"
+    folder.mkdir()
+    write_bnci_mat(folder / "A01T.mat")
+    with pytest.warns(checksums.UnverifiedFile):
+        hands = eeg.load_bnci2014001([1], sessions=["T"], classes=["left_hand", "right_hand"], path=tmp_path)
+    assert hands.classes == ("left_hand", "right_hand") and np.bincount(hands.y).tolist() == [4, 4]
+    grouped = eeg.load_bnci2014001([1], sessions=["T"], path=tmp_path,
+                                   event_id={"hand": ["left_hand", "right_hand"], "foot": "feet"})
+    assert grouped.classes == ("hand", "foot") and np.bincount(grouped.y).tolist() == [8, 4]
+    with pytest.raises(ValueError, match=r"\['elbow'\] not among its classes"):
+        eeg.load_bnci2014001([1], sessions=["T"], classes=["left_hand", "elbow"], path=tmp_path)
+    with pytest.raises(ValueError, match="not both"):
+        eeg.load_bnci2014001([1], sessions=["T"], classes=["feet"], event_id=["feet"], path=tmp_path)
+    with pytest.raises(ValueError, match="non-empty list of 'T' and/or 'E'"):
+        eeg.load_bnci2014001([1], sessions="T", path=tmp_path)

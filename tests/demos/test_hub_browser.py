@@ -36,7 +36,7 @@ def test_the_api_page_lists_named_endpoints(hub_page, hub_url, screenshot, tmp_p
     info = hub_page.request.get(hub_url.rstrip("/") + "/gradio_api/info").json()
     named = set(info["named_endpoints"])
     assert {"/forecast_predict", "/eeg_decode", "/finance_predict", "/genomics_classify",
-            "/genomics_generate"} <= named, named
+            "/genomics_generate", "/video_detect"} <= named, named
     assert not [n for n in named if "lambda" in n] and not info["unnamed_endpoints"]
     hub_page.get_by_role("button", name="Use via API").click()  # Gradio's API panel lists the endpoints
     expect(hub_page.get_by_text("/forecast_predict").first).to_be_visible(timeout=60_000)

@@ -71,6 +71,9 @@ class EEGModel(nn.Module):
             raise ValueError(f"{who}: sfreq must be a positive number (Hz), got {sfreq!r}")
         self.sfreq = float(sfreq)
 
+    def apply_constraints(self) -> None:
+        """Weight constraints applied after each optimiser step (Keras style); none by default."""
+
     def check_input(self, x: torch.Tensor) -> None:
         """One clear ValueError naming the expected ``(batch, n_chans, n_times)`` float input."""
         who = type(self).__name__

@@ -21,13 +21,34 @@ def test_there_is_a_config_per_model_and_shipped_dataset():
             for d in ("simulated_mi", "mne_sample", "bnci2014001")} <= names
 
 
+# Each BNCI2014001 config's recipe (lr, epochs, batch, split), from the official code or the paper.
+RECIPES = {
+    "dbconformer_bnci2014001": (1e-4, 200, 32, "co"),        # DBConformer_CO.py
+    "dbconformer_bnci2014001_cv": (1e-3, 100, 32, "cv"),     # DBConformer_CV.py
+    "dbconformer_bnci2014001_loso": (1e-3, 100, 32, "loso"),  # DBConformer_LOSO.py
+    "eegnet_bnci2014001": (1e-4, 200, 32, "co"),             # the EEGNet baseline of DBConformer_CO.py
+    "eeg_conformer_bnci2014001": (2e-4, 2000, 72, "co"),     # Song et al. 2023 (T -> E via test_session)
+}
+
+
 def test_the_paper_setting_configs_parse(capsys):
+    assert {p.stem for p in ALL_CONFIGS if "bnci2014001" in p.stem} == set(RECIPES)
     for config in [p for p in ALL_CONFIGS if "bnci2014001" in p.stem]:
         with pytest.raises(SystemExit):
             eeg_main(["fit", "--config", str(config), "--print_config"])
         printed = yaml.safe_load(capsys.readouterr().out)
-        assert printed["data"]["dataset"] == "bnci2014001" and printed["data"]["tmax"] == 6.0
-        assert printed["model"]["lr"] == 1e-4 and printed["trainer"]["max_epochs"] == 200
+        data, model = printed["data"], printed["model"]
+        assert data["dataset"] == "bnci2014001" and data["tmax"] == 6.0
+        lr, epochs, batch, setting = RECIPES[config.stem]
+        assert (model["lr"], printed["trainer"]["max_epochs"], data["batch_size"], data["setting"]) == \
+            (lr, epochs, batch, setting), config.stem
+        if config.stem.startswith(("dbconformer", "eegnet")):  # the official runs: session T, left vs right hand
+            assert data["sessions"] == ["T"] and data["classes"] == ["left_hand", "right_hand"]
+            assert data["alignment"] == "online" and data["cv_scheme"] == "kfold"
+        else:
+            assert data["test_session"] == "E" and (data["l_freq"], data["h_freq"]) == (4.0, 40.0)
+            assert model["betas"] == [0.5, 0.999] or tuple(model["betas"]) == (0.5, 0.999)
+            assert model["sr_segments"] == 8
 
 
 @pytest.mark.slow

@@ -99,3 +99,49 @@ def test_too_short_epochs_are_rejected():
         build_eeg_model("dbconformer", n_chans=C, n_outputs=K, n_times=100, sfreq=250.0)
     with pytest.raises(ValueError, match="too short"):
         build_eeg_model("eeg_conformer", n_chans=C, n_outputs=K, n_times=80, sfreq=250.0)
+
+
+def test_eegnet_follows_the_official_keras_settings():
+    from spanmix.apps.eeg.models.eegnet import max_norm_
+
+    torch.manual_seed(0)
+    net = build_eeg_model("eegnet", n_chans=22, n_outputs=4, n_times=1000, sfreq=250.0)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 3 and all(m.momentum == 0.01 and m.eps == 1e-3 for m in bns)  # Keras 0.99 / 1e-3
+    # Glorot uniform with Keras' fans: the depthwise spatial conv (16, 1, 22, 1), groups 8, has
+    # fan_in 22·8 = 176 and fan_out 22·2 = 44 (torch's xavier would use 22 and 352, its default init 1/sqrt(22))
+    spatial, limit = net.features[2].weight, (6 / (176 + 44)) ** 0.5
+    w = net.features[0].weight  # temporal conv (8, 1, 1, 64): fans 64 and 512
+    assert w.abs().max() <= (6 / (64 + 512)) ** 0.5 and w.abs().max() > 0.9 * (6 / (64 + 512)) ** 0.5
+    assert spatial.abs().max() <= limit and spatial.abs().max() > 0.9 * limit
+    assert torch.all(net.classifier.bias == 0)
+    # max-norm as Keras applies it: on the stored weight after a step, never inside the forward pass
+    assert not any("parametrizations" in k for k in net.state_dict())
+    with torch.no_grad():
+        net.classifier.weight.mul_(10.0)
+    net.eval()
+    x = torch.randn(2, 22, 1000)
+    logits, extra = net(x, return_features=True)
+    assert torch.allclose(logits, extra["features"] @ net.classifier.weight.T + net.classifier.bias, atol=1e-5)
+    assert net.classifier.weight.norm(dim=1).max() > 0.25  # outside the ball until the next step
+    net.apply_constraints()
+    assert torch.allclose(net.classifier.weight.norm(dim=1).clamp(min=0.25), torch.full((4,), 0.25), atol=1e-5)
+    inside = torch.full((3, 4), 0.1)
+    assert torch.equal(max_norm_(inside.clone(), 1.0), inside)  # a weight inside the ball is left as it is
+
+
+def test_the_task_applies_eegnet_max_norm_after_each_optimiser_step():
+    import lightning as L
+    from spanmix.apps.eeg.task import EEGTask
+
+    torch.manual_seed(0)
+    task = EEGTask("eegnet", SMALL["eegnet"], n_chans=C, n_outputs=K, n_times=T, sfreq=128.0, lr=10.0)
+    from spanmix.apps.eeg.data import EpochDataset
+
+    data = torch.utils.data.DataLoader(EpochDataset(torch.randn(24, C, T) * 50, torch.randint(0, K, (24,))),
+                                       batch_size=8)
+    trainer = L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, train_dataloaders=data)
+    assert task.net.classifier.weight.norm(dim=1).max() <= 0.25 + 1e-5  # lr 10 would throw it far outside
+    assert task.net.features[2].weight.flatten(1).norm(dim=1).max() <= 1.0 + 1e-5

@@ -66,3 +66,33 @@ def test_runner_reports_per_subject_and_overall_under_loso():
     per_seed = [np.mean([r["acc"] for r in report.rows if r["seed"] == s]) for s in (0, 1)]
     assert mean == pytest.approx(np.mean(per_seed)) and std == pytest.approx(np.std(per_seed))
     assert report.n_parameters > 0 and report.seconds_per_epoch > 0
+
+
+def test_segment_recombination_builds_new_trials_from_same_class_segments():
+    from spanmix.apps.eeg.augment import segment_recombine
+
+    x = torch.arange(6 * 2 * 16, dtype=torch.float32).reshape(6, 2, 16)  # every sample value unique
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    ax, ay = segment_recombine(x, y, n_segments=4, generator=torch.Generator().manual_seed(0))
+    assert ax.shape == (12, 2, 16) and torch.equal(ax[:6], x) and ay[6:].tolist() == [0, 0, 0, 1, 1, 1]
+    sources = set()
+    for trial, label in zip(ax[6:], ay[6:]):
+        for j in range(4):
+            seg = trial[:, 4 * j:4 * j + 4]
+            match = [i for i in range(6) if torch.equal(x[i, :, 4 * j:4 * j + 4], seg)]
+            assert len(match) == 1 and y[match[0]] == label  # segment j of one trial of the same class
+            sources.add(match[0])
+    assert len(sources) > 2  # drawn from several trials
+    with pytest.raises(ValueError, match="n_segments must be an integer"):
+        segment_recombine(x, y, n_segments=0)
+
+
+def test_task_takes_the_eeg_conformer_recipe_options():
+    task = EEGTask("eegnet", {"kernel_length": 8}, n_chans=4, n_outputs=2, n_times=32, sfreq=64.0, lr=2e-4,
+                   betas=(0.5, 0.999), sr_segments=8)
+    opt = task.configure_optimizers()
+    assert opt.defaults["betas"] == (0.5, 0.999) and opt.defaults["lr"] == 2e-4
+    loss = task.training_step({"x": torch.randn(6, 4, 32), "y": torch.tensor([0, 1] * 3)}, 0)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    with pytest.raises(ValueError, match="--model.betas"):
+        EEGTask("eegnet", None, n_chans=4, n_outputs=2, n_times=32, sfreq=64.0, betas=(0.5, 1.5))

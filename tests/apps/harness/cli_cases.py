@@ -17,6 +17,7 @@ from spanmix.apps import cli
 
 def _run_child(argv, env, out_dir, name):
     os.environ.update(env)
+    sys.path[:0] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     for fd, suffix in ((1, "out"), (2, "err")):
         f = os.open(os.path.join(out_dir, f"{name}.{suffix}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(f, fd)
@@ -25,7 +26,7 @@ def _run_child(argv, env, out_dir, name):
         code = cli.main(argv)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
+    except Exception:  # an uncaught error: print it as the interpreter would, exit 1
         import traceback
 
         traceback.print_exc()

@@ -1,12 +1,16 @@
 """The harness CLI driven in-process on the toy app: runs, checkpoints, logs, resume, config, dispatch."""
 import csv
 import importlib
+import os
+import sys
+from unittest import mock
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
 from spanmix.apps import cli as spanmix_cli
 from spanmix.apps.harness import AtomicCheckpointIO, run_cli
+from spanmix.apps.harness.progress import PlainProgress
 
 
 def _metrics(path):
@@ -45,12 +49,13 @@ def test_fit_resumes_from_last_then_tests(toy, write_config, tmp_path):
     assert first.trainer.global_step == 4
     second = toy.main(["fit", "--config", cfg, "--ckpt_path", "last", "--trainer.max_steps", "8"])
     root = tmp_path / "runs" / "toy" / "resume"
-    assert second.trainer.ckpt_path == str((root / "checkpoints" / "last.ckpt").resolve())
+    assert os.path.samefile(second.trainer.ckpt_path, root / "checkpoints" / "last.ckpt")
     assert second.trainer.global_step == 8
-    steps = [int(r["step"]) for r in _metrics(root / "csv" / "version_1" / "metrics.csv")]
-    assert min(steps) >= 4  # continued, not restarted from 0
+    assert sorted(p.name for p in (root / "csv").iterdir()) == ["version_0"]  # one log, continued
+    steps = [int(r["step"]) for r in _metrics(root / "csv" / "version_0" / "metrics.csv")]
+    assert steps == sorted(steps) and min(steps) == 0 and max(steps) >= 7  # the first run's rows, then ours
     lasts = sorted(p.name for p in (root / "checkpoints").iterdir() if p.name.startswith("last"))
-    assert lasts == ["last.ckpt"]  # the resumed run keeps writing the same last.ckpt
+    assert lasts == ["last.ckpt", "last.ckpt.prev"]  # the same last.ckpt, and the one before it
     assert not list((root / "checkpoints").glob(".*.tmp"))
     # A later `test --ckpt_path best` (new CLI, nothing in memory) uses the best checkpoint of the run.
     best = second.trainer.checkpoint_callback.best_model_path
@@ -68,7 +73,10 @@ def test_run_dir_experiment_and_checkpoint_options(toy, write_config, tmp_path):
     cli = build("--experiment", "ablation-1", "--checkpoint.monitor", "train/loss",
                 "--trainer.enable_progress_bar", "true")
     assert cli.trainer.default_root_dir == "runs/toy/ablation-1"
-    assert isinstance(cli.trainer.progress_bar_callback, RichProgressBar)
+    assert isinstance(cli.trainer.progress_bar_callback, PlainProgress)  # pytest's stdout is not a terminal
+    with mock.patch.object(sys.stdout, "isatty", lambda: True):
+        tty = build("--experiment", "ablation-1", "--trainer.enable_progress_bar", "true")
+    assert isinstance(tty.trainer.progress_bar_callback, RichProgressBar)
     assert cli.trainer.checkpoint_callback.monitor == "train/loss"
     assert cli.trainer.checkpoint_callback.dirpath == str(tmp_path / "runs/toy/ablation-1/checkpoints")
     cli = build("--trainer.default_root_dir", str(tmp_path / "elsewhere"), "--trainer.logger", "false",
@@ -110,3 +118,13 @@ def test_help_lists_apps_and_export(capsys):
 @pytest.mark.parametrize("app", sorted(spanmix_cli.APPS))
 def test_registered_apps_expose_main(app):
     assert callable(importlib.import_module(spanmix_cli.APPS[app]).main)
+
+
+def test_plain_progress_lines_when_stdout_is_not_a_terminal(toy, write_config, capsys):
+    toy.main(["fit", "--config", str(write_config("plain", max_steps=6, enable_progress_bar=True)),
+              "--progress_every_n_steps", "2"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    steps = [line.split()[3] for line in lines if "step" in line.split()[2:3]]
+    assert steps == ["2/6", "4/6", "6/6"]
+    assert any("validation done" in line and "val/loss" in line for line in lines)
+    assert all("it/s" in line and "train/loss" in line for line in lines if "step" in line)

@@ -1,5 +1,6 @@
 """save_pretrained / load_pretrained / export_checkpoint and `spanmix export`."""
 import json
+import os
 
 import pytest
 import torch
@@ -21,6 +22,10 @@ def test_lightning_module_round_trip_uses_hparams(toy, tmp_path):
     model = toy.ToyModule(seq_len=5, n_features=2, hidden=7).eval()
     out = save_pretrained(model, tmp_path / "export", metadata={"metrics": {"val/loss": torch.tensor(0.25)}})
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    # Both files get the mode a new file gets (0644 under umask 022; safetensors alone writes 0600).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {(out / n).stat().st_mode & 0o777 for n in ("config.json", "model.safetensors")} == {0o666 & ~mask}
     config = read_pretrained_config(out)
     assert config["class_path"] == "spanmix._harness_toy.ToyModule"
     assert config["init_args"] == {"seq_len": 5, "n_features": 2, "hidden": 7, "lr": 0.01}
@@ -63,15 +68,34 @@ def test_load_refuses_classes_outside_spanmix(toy, tmp_path, class_path):
         load_pretrained(out)
 
 
-def test_load_refuses_spanmix_names_that_are_not_modules(toy, tmp_path):
+@pytest.mark.parametrize("class_path", ["spanmix.apps.harness.export.Path",  # a re-exported non-spanmix object
+                                        "spanmix.apps.harness.export.nn.Linear",  # resolves to torch.nn.Linear
+                                        "spanmix.apps.harness.export.os.system"])
+def test_load_refuses_spanmix_names_that_are_not_modules(toy, tmp_path, class_path):
     out = save_pretrained(toy.ToyModule(), tmp_path / "export")
-    _edit_config(out, class_path="spanmix.apps.harness.export.Path")  # a re-exported non-spanmix object
+    _edit_config(out, class_path=class_path)
     with pytest.raises(ValueError, match="nn.Module subclass defined under 'spanmix.'"):
         load_pretrained(out)
 
 
+def test_nested_allow_list_checks_what_a_path_resolves_to():
+    from spanmix.apps.harness.export import _check_nested
+
+    for good in ("torch.optim.Adam", "torch.nn.GELU", "torch.nn.functional.gelu",
+                 {"class_path": "torch.optim.lr_scheduler.CosineAnnealingLR"}, "spanmix.backbone.MixerStack"):
+        _check_nested({"x": good})
+    for bad in ("torch.nn.functional.torch.load", "torch.nn.modules.module.torch.save",
+                "torch.optim.optimizer.torch.hub.load", {"class_path": "torch.nn.parallel.distributed.os.system"}):
+        with pytest.raises(ValueError, match="refusing import path"):
+            _check_nested({"x": bad})
+
+
 @pytest.mark.parametrize("bad", [{"class_path": "os.system"}, "subprocess.Popen", ["builtins.eval"],
-                                 "torch.hub.load"])
+                                 "torch.hub.load",
+                                 # issue #11: names under an allowed prefix that resolve outside it
+                                 "torch.nn.parallel.distributed.os.system", "torch.nn.functional.torch.load",
+                                 {"class_path": "torch.nn.parallel.distributed.os.system"},
+                                 {"class_path": "torch.nn.functional.torch.load"}])
 def test_cli_made_init_args_may_not_import_outside_spanmix_or_torch_nn_optim(toy, tmp_path, bad):
     out = save_pretrained(toy.ToyModule(), tmp_path / "export")
     config = read_pretrained_config(out)

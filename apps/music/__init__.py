@@ -1,0 +1,1 @@
+"""Music: chord-conditioned melody generation on CM-HRNN's lead-sheet events (``events``, ``chords``, ``convert``)."""

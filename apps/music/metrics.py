@@ -1,0 +1,178 @@
+"""Melody metrics and Markov baselines.
+
+    pitch_class_histogram(sheet), interval_histogram(sheet), duration_histogram(sheet)  -> normalised np arrays
+    histogram_distance(p, q)                     # total variation, 0 (same) .. 1 (disjoint)
+    in_key_ratio(sheet), chord_tone_ratio(sheet) # fractions of sounding time
+    compression_ratio(sheet)                     # repetition: raw / zlib-compressed size of the event stream
+    MarkovBaseline(order=0|1).fit(sheets).nll(sheets)   # unigram / bigram event model, nats per event
+
+Histograms count notes (holds merged into their note; rests excluded): pitch classes (12 bins),
+melodic intervals between consecutive notes clipped to ±12 semitones (25 bins), and note durations on
+the 16th grid clipped to 16 steps (16 bins). ``in_key_ratio`` is the share of sounding time on the C major
+scale (A natural/harmonic minor for minor pieces); ``chord_tone_ratio`` the share of sounding time whose
+pitch class belongs to the chord at that time (time under "no chord" is left out).
+
+``compression_ratio`` is a proxy for CM-HRNN's measure, not the same: the paper compresses with
+COSIATEC (Meredith 2013) over translatable point-set patterns; here zlib (LZ77) compresses the byte stream
+of (duration, pitch) events, which also rewards literal repetition. Tonal tension (Herremans & Chew's
+spiral array) is not implemented.
+
+``MarkovBaseline`` models the whole event (bar, duration, pitch) as one symbol with add-``alpha``
+smoothing over the 2·16·130 symbols, so its NLL is comparable with the LM's per-event NLL (the sum of its
+three heads); chords are ignored.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from fractions import Fraction
+
+import numpy as np
+
+from spanmix.apps.music.chords import NO_CHORD, chord_pitch_classes
+from spanmix.apps.music.events import HOLD, REST, STEP, LeadSheet
+
+__all__ = ["MarkovBaseline", "chord_tone_ratio", "compression_ratio", "duration_histogram", "histogram_distance",
+           "in_key_ratio", "interval_histogram", "pitch_class_histogram", "style_report"]
+
+MAJOR = {0, 2, 4, 5, 7, 9, 11}
+MINOR = {0, 2, 4, 5, 7, 8, 9, 11}
+N_SYMBOLS = 2 * 16 * 130
+
+
+def _norm(h: np.ndarray) -> np.ndarray:
+    s = h.sum()
+    return h / s if s > 0 else h
+
+
+def _sheets(x) -> list[LeadSheet]:
+    return [x] if isinstance(x, LeadSheet) else list(x)
+
+
+def pitch_class_histogram(sheets) -> np.ndarray:
+    h = np.zeros(12)
+    for s in _sheets(sheets):
+        for _, _, p in s.notes():
+            if p is not None:
+                h[p % 12] += 1
+    return _norm(h)
+
+
+def interval_histogram(sheets) -> np.ndarray:
+    h = np.zeros(25)
+    for s in _sheets(sheets):
+        pitches = [p for _, _, p in s.notes() if p is not None]
+        for a, b in zip(pitches[:-1], pitches[1:]):
+            h[int(np.clip(b - a, -12, 12)) + 12] += 1
+    return _norm(h)
+
+
+def duration_histogram(sheets) -> np.ndarray:
+    h = np.zeros(16)
+    for s in _sheets(sheets):
+        for _, d, p in s.notes():
+            if p is not None:
+                h[min(int(d / STEP), 16) - 1] += 1
+    return _norm(h)
+
+
+def histogram_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance ½·Σ|p - q| of two normalised histograms of the same length."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    if p.shape != q.shape:
+        raise ValueError(f"histograms must have the same bins, got {p.shape} and {q.shape}")
+    return float(0.5 * np.abs(_norm(p) - _norm(q)).sum())
+
+
+def _sounding(sheet: LeadSheet):
+    """(duration, pitch, chord) of every sounding event piece, holds resolved to their note's pitch."""
+    current = None
+    for _, c, d, p in sheet.events:
+        if p == REST:
+            current = None
+        elif p != HOLD:
+            current = int(p) - 2
+        if current is not None:
+            yield Fraction(int(d) + 1, 4), current, int(c)
+
+
+def in_key_ratio(sheets) -> float:
+    num = den = Fraction(0)
+    for s in _sheets(sheets):
+        scale = MINOR if s.key.endswith("minor") else MAJOR
+        for d, p, _ in _sounding(s):
+            den += d
+            num += d * (p % 12 in scale)
+    return float(num / den) if den else float("nan")
+
+
+def chord_tone_ratio(sheets) -> float:
+    num = den = Fraction(0)
+    for s in _sheets(sheets):
+        for d, p, c in _sounding(s):
+            if c != NO_CHORD:
+                den += d
+                num += d * (p % 12 in chord_pitch_classes(c))
+    return float(num / den) if den else float("nan")
+
+
+def compression_ratio(sheet: LeadSheet) -> float:
+    raw = sheet.events[:, 2:].astype(np.uint8).tobytes()
+    return len(raw) / len(zlib.compress(raw, 9)) if raw else float("nan")
+
+
+def _symbols(sheet: LeadSheet) -> list[int]:
+    e = sheet.events
+    return ((e[:, 0] * 16 + e[:, 2]) * 130 + e[:, 3]).tolist()
+
+
+class MarkovBaseline:
+    """Unigram (``order=0``) or bigram (``order=1``) model of whole events with add-``alpha`` smoothing."""
+
+    def __init__(self, order: int = 1, alpha: float = 0.1):
+        if order not in (0, 1):
+            raise ValueError(f"order must be 0 (unigram) or 1 (bigram), got {order}")
+        self.order, self.alpha = order, alpha
+        self.uni: Counter = Counter()
+        self.bi: dict[int, Counter] = {}
+
+    def fit(self, sheets) -> MarkovBaseline:
+        for s in _sheets(sheets):
+            sym = _symbols(s)
+            self.uni.update(sym)
+            for a, b in zip([-1] + sym[:-1], sym):
+                self.bi.setdefault(a, Counter())[b] += 1
+        return self
+
+    def _logp(self, prev: int, x: int) -> float:
+        total = sum(self.uni.values())
+        p_uni = (self.uni[x] + self.alpha) / (total + self.alpha * N_SYMBOLS)
+        if self.order == 0:
+            return math.log(p_uni)
+        ctx = self.bi.get(prev, Counter())
+        n = sum(ctx.values())
+        return math.log((ctx[x] + self.alpha * N_SYMBOLS * p_uni) / (n + self.alpha * N_SYMBOLS))
+
+    def nll(self, sheets) -> float:
+        """Mean negative log-likelihood per event, nats."""
+        tot, n = 0.0, 0
+        for s in _sheets(sheets):
+            sym = _symbols(s)
+            for a, b in zip([-1] + sym[:-1], sym):
+                tot -= self._logp(a, b)
+                n += 1
+        return tot / max(n, 1)
+
+
+def style_report(sheets, reference) -> dict[str, float]:
+    """Histogram distances of ``sheets`` to a ``reference`` style, and their in-key / chord-tone / compression."""
+    sheets = _sheets(sheets)
+    return {
+        "pitch_class_distance": histogram_distance(pitch_class_histogram(sheets), pitch_class_histogram(reference)),
+        "interval_distance": histogram_distance(interval_histogram(sheets), interval_histogram(reference)),
+        "duration_distance": histogram_distance(duration_histogram(sheets), duration_histogram(reference)),
+        "in_key": in_key_ratio(sheets),
+        "chord_tones": chord_tone_ratio(sheets),
+        "compression_ratio": float(np.mean([compression_ratio(s) for s in sheets])),
+    }

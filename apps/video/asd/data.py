@@ -1,0 +1,149 @@
+"""Data for active speaker detection: samples of (S face tracks, scene audio, labels, mask).
+
+``ASDDataModule(source="composite")`` (the offline default) builds samples from the COMPOSITED scenes of
+``spanmix.datasets.asd_composite``: every face of a scene is the target once, with the other faces as its
+context (``context.select_context``, padded by repeats). Faces are cropped with the pipeline's own
+``features.crop_faces`` around the true box, moved and scaled a little per track (as a detector would), and
+the audio goes through the pipeline's ``features.log_mel``; so training sees what ``pipeline.run`` produces.
+
+``source="talknet"`` reads the TalkNet-style clip layout of AVA-ActiveSpeaker
+(``spanmix.datasets.ava.TalkNetClips``; the target with the co-occurring tracks that share most frames).
+
+A sample: ``faces`` (S, T, size, size) uint8, ``audio`` (4T, 64) float32, ``labels`` (S, T) int64,
+``mask`` (S, T) bool. Training flips each track horizontally with probability 1/2 (the official
+augmentation also crops and rotates; not done here).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from spanmix.apps.video.asd.context import select_context
+from spanmix.apps.video.asd.features import crop_faces, log_mel
+
+__all__ = ["ASDDataModule", "CompositeASD", "collate"]
+
+
+class CompositeASD(Dataset):
+    """Samples of the composited set (module docstring): ``scenes`` scenes x their faces."""
+
+    def __init__(self, split: str, scenes: int, frames: int = 64, face_size: int = 112, speakers: int = 3,
+                 seed: int = 0, jitter: float = 0.06, augment: bool = False):
+        from spanmix.datasets.asd_composite import SceneMaker
+
+        self.maker = SceneMaker(split, seed=seed, frames=frames)
+        self.split, self.scenes, self.face_size, self.speakers = split, scenes, face_size, speakers
+        self.jitter, self.augment, self.seed = jitter, augment, seed
+        self._cache = lru_cache(maxsize=None)(self._scene)
+        self.index = []  # (scene, face) for every face of every scene
+        for i in range(scenes):
+            self.index += [(i, f) for f in range(self._faces_in(i))]
+
+    def _faces_in(self, i: int) -> int:
+        return len(self._cache(i)[2])
+
+    def _scene(self, i: int):
+        scene = self.maker.scene(i)
+        rng = np.random.default_rng([self.seed, 99, i])
+        crops = []
+        for boxes in scene.boxes:
+            side = boxes[:, 2] - boxes[:, 0]
+            shift = rng.uniform(-self.jitter, self.jitter, 2) + rng.normal(0, self.jitter / 4, (len(boxes), 2))
+            scale = rng.uniform(1 - self.jitter, 1 + self.jitter)
+            centre = (boxes[:, :2] + boxes[:, 2:]) / 2 + shift * side[:, None]
+            half = side[:, None] * scale / 2
+            crops.append(crop_faces(scene.frames, np.arange(len(boxes)), np.concatenate([centre - half, centre + half], 1),
+                                    size=self.face_size))
+        return np.stack(crops), log_mel(scene.audio, len(scene.frames)), scene.labels
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> dict:
+        scene, target = self.index[k]
+        crops, audio, labels = self._cache(scene)
+        n_faces, t = labels.shape
+        order = select_context(target, {f: range(t) for f in range(n_faces)}, self.speakers)
+        faces = crops[order]
+        if self.augment:
+            flips = np.random.default_rng().random(len(order)) < 0.5
+            faces = np.where(flips[:, None, None, None], faces[..., ::-1], faces)
+        return {"faces": torch.from_numpy(np.ascontiguousarray(faces)), "audio": torch.from_numpy(audio),
+                "labels": torch.from_numpy(labels[order]), "mask": torch.ones(len(order), t, dtype=torch.bool)}
+
+
+def collate(batch: list[dict]) -> dict:
+    """Pad samples to the longest T in the batch (mask False on padding)."""
+    t = max(b["faces"].shape[1] for b in batch)
+    out = {"faces": [], "audio": [], "labels": [], "mask": []}
+    for b in batch:
+        pad = t - b["faces"].shape[1]
+        out["faces"].append(torch.nn.functional.pad(b["faces"], (0, 0, 0, 0, 0, pad)))
+        out["audio"].append(torch.nn.functional.pad(b["audio"], (0, 0, 0, 4 * pad)))
+        out["labels"].append(torch.nn.functional.pad(b["labels"], (0, pad)))
+        out["mask"].append(torch.nn.functional.pad(b["mask"], (0, pad), value=False))
+    return {k: torch.stack(v) for k, v in out.items()}
+
+
+class ASDDataModule(LightningDataModule):
+    """Train/val/test loaders for active speaker detection.
+
+    Args:
+        source: ``composite`` (offline, composited scenes) or ``talknet`` (AVA clips in TalkNet's layout).
+        root: the TalkNet layout's root (``source: talknet``).
+        scenes: composited scenes per split ``[train, val, test]``.
+        frames: scene length (video frames at 25 fps). face_size: crop side (112 in the paper).
+        speakers: S. batch_size, num_workers, seed: as usual.
+    """
+
+    def __init__(self, source: str = "composite", root: str | None = None, scenes: tuple[int, int, int] = (120, 30, 30),
+                 frames: int = 64, face_size: int = 112, speakers: int = 3, batch_size: int = 4,
+                 num_workers: int = 0, seed: int = 0, max_frames: int = 200):
+        super().__init__()
+        if source not in ("composite", "talknet"):
+            raise ValueError(f"--data.source must be 'composite' or 'talknet', got {source!r}")
+        if source == "talknet" and not root:
+            raise ValueError("--data.source talknet needs --data.root DIR (the folder holding csv/, "
+                             "clips_videos/ and clips_audios/)")
+        if len(scenes) != 3 or min(scenes) < 1:
+            raise ValueError(f"--data.scenes must be three positive counts [train, val, test], got {scenes}")
+        self.source, self.root, self.scenes, self.frames = source, root, tuple(scenes), frames
+        self.face_size, self.speakers, self.batch_size = face_size, speakers, batch_size
+        self.num_workers, self.seed, self.max_frames = num_workers, seed, max_frames
+        self.sets: dict[str, Dataset] = {}
+
+    def _make(self, split: str) -> Dataset:
+        if self.source == "talknet":
+            from spanmix.datasets.ava import TalkNetClips
+
+            return TalkNetClips(self.root, "train" if split == "train" else "val", speakers=self.speakers,
+                                face_size=self.face_size, max_frames=self.max_frames)
+        n = self.scenes[("train", "val", "test").index(split)]
+        return CompositeASD(split, n, self.frames, self.face_size, self.speakers, self.seed,
+                            augment=split == "train")
+
+    def setup(self, stage: str | None = None) -> None:
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in wanted.get(stage, ("train", "val", "test")):
+            if split not in self.sets:
+                self.sets[split] = self._make(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(self.sets[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        return self._loader("train", True)
+
+    def val_dataloader(self):
+        return self._loader("val", False)
+
+    def test_dataloader(self):
+        return self._loader("test", False)
+
+    def predict_dataloader(self):
+        return self._loader("test", False)

@@ -1,0 +1,1 @@
+"""Video models: one file per paper model."""

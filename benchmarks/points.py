@@ -1,0 +1,157 @@
+"""Points app benchmarks -> ``benchmarks/results/points.md``.
+
+    python benchmarks/points.py --ops                 # operator timings at N = 1k, 8k, 64k (minutes)
+    python benchmarks/points.py --models --epochs 20  # GPSFormer vs DGCNN vs GPSFormer(local/mamba) on the KiCad set
+
+``--ops``: median seconds (one cloud, CPU) of each operator in ``spanmix.apps.points.ops`` on its torch path
+(``SPANMIX_POINTS_TORCH_OPS=1``) beside what a user would otherwise call: farthest point sampling of N/4
+points (``fpsample.fps_sampling``, open3d's ``farthest_point_down_sample``), kNN with k = 16 of every point
+(SciPy ``cKDTree``, open3d's ``core.nns.NearestNeighborSearch``), ball query r = 0.1, 32 neighbours of N/4
+centres (``cKDTree.query_ball_point``). Points uniform in the unit cube. Timings depend on the machine's
+load: the header records the load average before and after.
+
+``--models``: each config trained with the same epochs and data (the shipped KiCad set, 256 points), then
+tested (OA, mAcc), with parameters and ms per cloud at 1,024 points (batch 16, eval, no voting).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _measure import measure
+
+OUT = ROOT / "benchmarks" / "results" / "points.md"
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+#: above this N the torch paths are not timed (measured O(N^2) growth: ~8 s FPS / ~23 s kNN already at 8k on
+#: the shared machine, so minutes to an hour at 64k); their cells say "not run"
+TORCH_MAX_N = 8192
+
+
+def bench_ops(sizes=(1024, 8192, 65536)) -> list[str]:
+    from scipy.spatial import cKDTree
+    from spanmix.apps.points import ops
+
+    os.environ["SPANMIX_POINTS_TORCH_OPS"] = "1"
+    rows = ["| operator | N | spanmix (torch) | fpsample | open3d | SciPy cKDTree |", "|---|---|---|---|---|---|"]
+    fmt = lambda r: "not run" if r == "skip" else (f"{1e3 * r['seconds']:.1f} ms" if r else "–")  # noqa: E731
+    for n in sizes:
+        pts = torch.rand(1, n, 3, generator=torch.Generator().manual_seed(0))
+        p = pts[0].numpy().astype(np.float64)
+        m = n // 4
+        budget = dict(repeats=3, budget_s=20)
+        torch_ok = n <= TORCH_MAX_N
+        res = {"torch": measure(lambda: ops.farthest_point_sample(pts, m), **budget) if torch_ok else "skip"}
+        try:
+            import fpsample
+
+            res["fpsample"] = measure(lambda: fpsample.fps_sampling(p, m, start_idx=0), **budget)
+        except ImportError:
+            res["fpsample"] = None
+        try:
+            import open3d as o3d
+
+            pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p))
+            res["open3d"] = measure(lambda: pcd.farthest_point_down_sample(m), **budget)
+        except ImportError:
+            res["open3d"] = None
+        rows.append(f"| FPS (N/4 points) | {n:,} | {fmt(res['torch'])} | {fmt(res['fpsample'])} | "
+                    f"{fmt(res['open3d'])} | – |")
+        k = 16
+        res = {"torch": measure(lambda: ops.knn(pts, pts, k), **budget) if torch_ok else "skip",
+               "ckdtree": measure(lambda: cKDTree(p).query(p, k=k, workers=-1), **budget)}
+        try:
+            import open3d as o3d
+
+            t = o3d.core.Tensor(p.astype(np.float32))
+
+            def o3d_knn():
+                nns = o3d.core.nns.NearestNeighborSearch(t)
+                nns.knn_index()
+                return nns.knn_search(t, k)
+
+            res["open3d"] = measure(o3d_knn, **budget)
+        except ImportError:
+            res["open3d"] = None
+        rows.append(f"| kNN (k = 16, all N points) | {n:,} | {fmt(res['torch'])} | – | {fmt(res['open3d'])} | "
+                    f"{fmt(res['ckdtree'])} |")
+        centres = pts[:, :m]
+        c = p[:m]
+        res = {"torch": measure(lambda: ops.ball_query(centres, pts, 0.1, 32), **budget) if torch_ok else "skip",
+               "ckdtree": measure(lambda: cKDTree(p).query_ball_point(c, 0.1, workers=-1), **budget)}
+        rows.append(f"| ball query (r = 0.1, 32, N/4 centres) | {n:,} | {fmt(res['torch'])} | – | – | "
+                    f"{fmt(res['ckdtree'])} |")
+        print(rows[-3:], flush=True)
+    return rows
+
+
+def bench_models(epochs: int) -> list[str]:
+    import lightning as L
+    import yaml
+    from spanmix.apps.points.data import PointDataModule
+    from spanmix.apps.points.task import PointsTask
+
+    configs = [("GPSFormer (full)", "gpsformer_kicad.yaml", {}),
+               ("GPSFormer (local, w=16)", "gpsformer_kicad.yaml", {"mixer": "local", "mixer_options": {"window": 16}}),
+               ("GPSFormer (mamba)", "gpsformer_kicad.yaml", {"mixer": "mamba"}),
+               ("DGCNN (k=20)", "dgcnn_kicad.yaml", {})]
+    rows = ["| model | parameters | test OA | test mAcc | ms / cloud (1,024 pts) | train s |", "|---|---|---|---|---|---|"]
+    for label, cfg, extra in configs:
+        c = yaml.safe_load((ROOT / "apps/points/configs" / cfg).read_text())
+        L.seed_everything(0)
+        dm = PointDataModule(**c["data"])
+        task = PointsTask(c["model"]["model"], {**c["model"].get("model_options", {}), **extra},
+                          num_classes=dm.num_classes, lr=c["model"]["lr"], weight_decay=c["model"]["weight_decay"])
+        trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False)
+        start = time.time()
+        trainer.fit(task, dm)
+        seconds = time.time() - start
+        test = trainer.test(task, datamodule=dm, verbose=False)[0]
+        task.eval()
+        x = torch.rand(16, 1024, 3) * 2 - 1
+        with torch.no_grad():
+            speed = measure(lambda: task.net(x), repeats=3, budget_s=60)["seconds"] / 16
+        params = sum(p.numel() for p in task.net.parameters())
+        rows.append(f"| {label} | {params:,} | {100 * test['test/oa']:.1f} | {100 * test['test/macc']:.1f} | "
+                    f"{1e3 * speed:.0f} | {seconds:.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ops", action="store_true")
+    ap.add_argument("--models", action="store_true")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 8192, 65536], help="N for --ops")
+    ns = ap.parse_args()
+    if not (ns.ops or ns.models):
+        ns.ops = True
+    parts = ["# Points benchmarks", "",
+             f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
+             f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", ""]
+    if ns.ops:
+        parts += ["## Point operators (one cloud, median of 3)", ""] + bench_ops(tuple(ns.sizes)) + [""]
+    if ns.models:
+        parts += [f"## Models on the shipped KiCad set ({ns.epochs} epochs, 256 points)", ""] + bench_models(ns.epochs) + [""]
+    parts.append(f"Load average after: {_load()}.")
+    OUT.write_text("\n".join(parts) + "\n")
+    print(OUT.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
