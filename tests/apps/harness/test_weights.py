@@ -114,7 +114,7 @@ def test_bad_tables_entries_and_commands(tmp_path, monkeypatch, capsys):
     for argv, message in [
         (["build", "forecast", "nope"], "unknown forecast entry 'nope'; expected one of: naive_vic_elec_s"),
         (["build", "forecast", "--all", "linear_vic_elec_s"], "give entry names or --all, not both"),
-        (["build", "points"], "unknown app 'points'"),
+        (["build", "nosuchapp"], "unknown app 'nosuchapp'"),
     ]:
         with pytest.raises(SystemExit) as exit_:
             spanmix(["weights", *argv])
