@@ -11,6 +11,7 @@ metrics next to the held-out pieces of the style. Bad progressions are shown as 
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import tempfile
 from functools import partial
@@ -41,8 +42,18 @@ def styles(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     return sorted(p.parent.name for p in weights_dir.glob("*/model.safetensors"))
 
 
+# verovio loads its fonts only for the first thread that uses it (any other thread gets "font resources are
+# not available" and an empty page), while Gradio runs each request on a worker thread of its own: so every
+# engraving runs on this one thread.
+_ENGRAVER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="verovio")
+
+
 def score_svg(sheet) -> str:
     """The melody (in its original key) engraved by verovio, as inline SVG (first page)."""
+    return _ENGRAVER.submit(_engrave, sheet).result()
+
+
+def _engrave(sheet) -> str:
     import verovio
 
     from spanmix.apps.music.convert import to_stream

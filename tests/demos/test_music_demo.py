@@ -42,3 +42,17 @@ def test_generate_preset():
 def test_bad_progressions_are_messages(text, needle):
     *_, status = mt.on_generate(LM, "Folk (G)", text, 4, "4/4", 0.9, 0)
     assert "spanmix-error" in status and needle in status
+
+
+def test_score_engraves_on_every_request_thread():
+    """verovio loads its fonts for the first thread that uses it only, and Gradio runs each request on a thread of
+    its own: two requests from two fresh threads must both get an engraved score (the second got an empty one)."""
+    import threading
+
+    scores = []
+    for seed in (1, 2):
+        worker = threading.Thread(target=lambda s=seed: scores.append(
+            mt.on_generate(LM, "Minor (Am)", "", 2, "4/4", 0.9, s)[0]))
+        worker.start()
+        worker.join()
+    assert len(scores) == 2 and all("<svg" in score for score in scores)
