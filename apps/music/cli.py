@@ -37,13 +37,10 @@ def _generate(argv: Sequence[str]) -> int:
     ns = p.parse_args(list(argv))
     from spanmix.apps.music.generate import generate_file
 
-    try:
-        out, sheet = generate_file(ns.weights, ns.chords, ns.bars, ns.output, meter=ns.meter, seed=ns.seed,
-                                   temperature=ns.temperature, top_k=ns.top_k, top_p=ns.top_p,
-                                   in_key=not ns.no_key, pitch_range=(ns.low, ns.high), progress=True)
-    except ValueError as e:
-        sys.stderr.write(f"spanmix music generate: error: {e}\n")
-        return 1
+    # Bad weights, chords or outputs raise our errors; the dispatcher prints them on one line (exit 2).
+    out, sheet = generate_file(ns.weights, ns.chords, ns.bars, ns.output, meter=ns.meter, seed=ns.seed,
+                               temperature=ns.temperature, top_k=ns.top_k, top_p=ns.top_p,
+                               in_key=not ns.no_key, pitch_range=(ns.low, ns.high), progress=True)
     print(f"wrote {out}: {len(sheet.notes())} notes and rests, {ns.bars} bars in {sheet.key}")
     return 0
 

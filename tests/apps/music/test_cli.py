@@ -41,8 +41,8 @@ def test_fit_test_export_generate(tmp_path):
 def test_generate_errors_name_the_flag(tmp_path):
     r = _spanmix("music", "generate", "--weights", tmp_path / "none", "--chords", "C G", "--bars", "2",
                  "--output", tmp_path / "x.mid")
-    assert r.returncode == 1 and "weights not found" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "weights not found" in r.stderr and "Traceback" not in r.stderr
     r = _spanmix("music", "generate", "--weights", tmp_path, "--chords", "C Q", "--bars", "2", "--output", "x.mid")
-    assert r.returncode == 1 and "unknown chord 'Q'" in r.stderr
+    assert r.returncode == 2 and "unknown chord 'Q'" in r.stderr
     r = _spanmix("music", "generate", "--weights", tmp_path, "--chords", "C", "--bars", "2", "--output", "x.png")
-    assert r.returncode == 1 and "--output" in r.stderr
+    assert r.returncode == 2 and "--output" in r.stderr

@@ -68,3 +68,23 @@ def test_bad_clips_give_one_clear_error_each(weights, tmp_path):
         run(junk, weights, progress=False)
     with pytest.raises(ValueError, match="not an export directory"):
         run(blank, tmp_path, progress=False)
+
+
+def test_predict_command_writes_outputs_and_reports_bad_clips_on_one_line(weights, scene_video, tmp_path):
+    """``spanmix video asd predict --weights --video --output``: the two files; a clip with no audio track is one
+    line on stderr with the dispatcher's exit code 2 (it was exit 1 under a message of the command's own)."""
+    import subprocess
+    import sys
+
+    def predict(video):
+        return subprocess.run([sys.executable, "-m", "spanmix.apps.cli", "video", "asd", "predict", "--weights",
+                               str(weights), "--video", str(video), "--output", str(tmp_path / "out"),
+                               "--no-progress"], capture_output=True, text=True, cwd=tmp_path)
+
+    r = predict(scene_video[0])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "out" / "scores.csv").is_file() and (tmp_path / "out" / "annotated.mp4").is_file()
+    silent = write_clip(tmp_path / "silent.mp4", np.zeros((10, 64, 64, 3), np.uint8), 25)
+    r = predict(silent)
+    assert r.returncode == 2 and "no audio track" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
