@@ -63,8 +63,9 @@ def augment(points: torch.Tensor, g: torch.Generator, *, scale=(2 / 3, 3 / 2), t
 
 class PointSetDataset(Dataset):
     """Clouds ``points`` (M, N0, 3), optional ``normals`` and ``parts`` (M, N0), ``label`` (M,); each item
-    takes ``n_points`` points (random per access in training, fixed per index otherwise) and is augmented
-    in training."""
+    takes ``n_points`` points (drawn from ``(seed, epoch, index)`` in training, so a fresh subset each epoch,
+    the same in any worker and after a resume; fixed per index otherwise) and is augmented in training.
+    The harness's sampler calls ``set_epoch``."""
 
     def __init__(self, points, label, *, normals=None, parts=None, n_points: int = 1024, train: bool = False,
                  seed: int = 0, augment_options: dict | None = None):
@@ -74,13 +75,17 @@ class PointSetDataset(Dataset):
         self.label = torch.as_tensor(label, dtype=torch.int64)
         self.n_points, self.train, self.seed = n_points, train, seed
         self.augment_options = augment_options or {}
-        self._epoch_rng = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.label)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        g = self._epoch_rng if self.train else torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        key = (self.seed * 1_000_003 + self.epoch) * 1_000_003 + i if self.train else self.seed * 1_000_003 + i
+        g = torch.Generator().manual_seed(key % 2**63)
         n0 = self.points.shape[1]
         idx = torch.randperm(n0, generator=g)[: self.n_points] if self.n_points < n0 else torch.arange(n0)
         x = self.points[i, idx]

@@ -39,6 +39,7 @@ class CompositeASD(Dataset):
         self.split, self.scenes, self.face_size, self.speakers = split, scenes, face_size, speakers
         self.jitter, self.augment, self.seed = jitter, augment, seed
         self._cache = lru_cache(maxsize=None)(self._scene)
+        self.epoch = 0
         self.index = []  # (scene, face) for every face of every scene
         for i in range(scenes):
             self.index += [(i, f) for f in range(self._faces_in(i))]
@@ -63,6 +64,11 @@ class CompositeASD(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the harness's sampler: the flips depend on ``(seed, epoch, index)`` only, so they are
+        the same in any worker and after a resume."""
+        self.epoch = int(epoch)
+
     def __getitem__(self, k: int) -> dict:
         scene, target = self.index[k]
         crops, audio, labels = self._cache(scene)
@@ -70,7 +76,7 @@ class CompositeASD(Dataset):
         order = select_context(target, {f: range(t) for f in range(n_faces)}, self.speakers)
         faces = crops[order]
         if self.augment:
-            flips = np.random.default_rng().random(len(order)) < 0.5
+            flips = np.random.default_rng([self.seed, self.epoch, k]).random(len(order)) < 0.5
             faces = np.where(flips[:, None, None, None], faces[..., ::-1], faces)
         return {"faces": torch.from_numpy(np.ascontiguousarray(faces)), "audio": torch.from_numpy(audio),
                 "labels": torch.from_numpy(labels[order]), "mask": torch.ones(len(order), t, dtype=torch.bool)}

@@ -27,7 +27,12 @@ APPS = {
     "finance": ("finance", CFG / "forecast/configs/finance_t2v.yaml", ["--data.batch_size", "16"], 7),
     "eeg": ("eeg", CFG / "eeg/configs/eegnet_simulated_mi.yaml", ["--data.batch_size", "8"], 7),
     "genomics": ("genomics", CFG / "genomics/configs/cnn_oct4_mafk.yaml", ["--data.batch_size", "8"], 7),
+    "points": ("points", CFG / "points/configs/dgcnn_kicad.yaml", ["--data.batch_size", "4"], 7),
+    "restore": ("restore", CFG / "restore/configs/cnn_sr_x2_samples.yaml", ["--data.batch_size", "2"], 7),
+    "video": ("video asd", CFG / "video/asd/configs/loconet_composite_tiny.yaml", ["--data.init_args.batch_size", "2"], 7),
+    "music": ("music", CFG / "music/configs/melody_lm_chorales.yaml", ["--data.init_args.batch_size", "4"], 7),
 }
+RUNS = {"video": "video_asd"}  # the runs folder of a command that is not the app's name
 COMMON = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "2",
           "--trainer.num_sanity_val_steps", "0", "--resume_every_n_steps", "3", "--trainer.callbacks", "[]",
           "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
@@ -36,7 +41,7 @@ COMMON = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "4", "--
 
 def _argv(app, experiment, *extra):
     command, config, overrides, _ = APPS[app]
-    return [command, "fit", "--config", str(config), *COMMON, *overrides, "--experiment", experiment, *extra]
+    return [*command.split(), "fit", "--config", str(config), *COMMON, *overrides, "--experiment", experiment, *extra]
 
 
 def _run(cases, tmp_path):
@@ -71,7 +76,7 @@ def test_killed_mid_epoch_resumes_bit_for_bit(app, tmp_path):
     assert out["straight"]["code"] == 0, out["straight"]["stderr"][-3000:]
     assert out["killed"]["code"] == -9, out["killed"]["stderr"][-3000:]  # SIGKILL
     assert out["resumed"]["code"] == 0, out["resumed"]["stderr"][-3000:]
-    runs = tmp_path / "runs" / APPS[app][0]
+    runs = tmp_path / "runs" / RUNS.get(app, app)
     a = torch.load(runs / "a/checkpoints/last.ckpt", weights_only=True)
     b = torch.load(runs / "b/checkpoints/last.ckpt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 8
