@@ -3,13 +3,15 @@
     spanmix eeg fit  --config apps/eeg/configs/dbconformer_simulated_mi.yaml
     spanmix eeg test --config apps/eeg/configs/dbconformer_simulated_mi.yaml --ckpt_path best
     spanmix eeg fit  --config apps/eeg/configs/eegnet_mne_sample.yaml --data.setting cv --data.fold 2
+    spanmix eeg evaluate --config apps/eeg/configs/dbconformer_bnci2014001.yaml --seeds 0 1 2   # per subject
     python -m spanmix.apps.eeg.cli fit --config ... --model.model_options.mixer local
 
 The data module's shape (``n_chans``, ``n_outputs``, ``n_times``, ``sfreq``) and its class and channel
 names are copied into the task when the classes are instantiated; set the data on ``data`` only. Runs go
-to ``runs/eeg/<config stem>``. The full per-subject CO / CV / LOSO protocol over seeds (every split trained
-from scratch, the last epoch scored) is :func:`spanmix.apps.eeg.evaluation.run_evaluation`, which
-``benchmarks/eeg.py`` runs for the three models.
+to ``runs/eeg/<config stem>``. ``evaluate`` runs the papers' per-subject protocol (CO / CV / LOSO / session
+transfer over seeds, every split trained from scratch, the last epoch scored) from the same config and
+writes per-subject and overall results (``apps/eeg/evaluate.py``); ``benchmarks/eeg.py`` runs it for the
+three models.
 """
 from __future__ import annotations
 
@@ -28,6 +30,11 @@ LINKS = tuple((f"data.{k}", f"model.{k}", "instantiate")
 
 def main(args: Sequence[str] | None = None):
     """Run ``spanmix eeg <subcommand> ...``; ``args`` is the command line after ``eeg``."""
+    args = list(sys.argv[1:] if args is None else args)
+    if args and args[0] == "evaluate":
+        from spanmix.apps.eeg.evaluate import main as evaluate
+
+        return evaluate(args[1:])
     return run_cli(EEGTask, EEGDataModule, args=args, app="eeg", links=LINKS)
 
 

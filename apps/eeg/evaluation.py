@@ -7,7 +7,11 @@
   tests on the ``k``-th contiguous fifth, the first ``n % 5`` folds one trial larger, as scikit-learn
   cuts them); ``scheme="blocks"`` cuts each class's trials into 5 contiguous blocks and fold ``k`` tests
   on block ``k`` of every class (stratified). ``shuffle=True`` shuffles first, with the seed;
-- ``loso``: cross-subject **leave-one-subject-out**: train on every other subject, test on one.
+- ``loso``: cross-subject **leave-one-subject-out**: train on every other subject, test on one;
+- ``session``: within-subject **session transfer** (EEG Conformer's protocol on BCI IV 2a): each subject
+  trains on its other sessions and tests on ``test_session`` (epochs that record their session only).
+
+``spanmix eeg evaluate --config <the fit config>`` runs this from the command line (``apps/eeg/cli.py``).
 
     from spanmix.apps.eeg.evaluation import run_evaluation, format_report
     report = run_evaluation("dbconformer", dataset="simulated_mi", setting="loso", seeds=(0, 1), max_epochs=30)
@@ -28,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SETTINGS", "Split", "co_split", "cv_splits", "format_report", "loso_splits", "run_evaluation",
-           "splits"]
+__all__ = ["PROTOCOLS", "SETTINGS", "Split", "co_split", "cv_splits", "format_report", "loso_splits",
+           "run_evaluation", "session_splits", "splits"]
 
 SETTINGS = ("co", "cv", "loso")
+PROTOCOLS = (*SETTINGS, "session")
 METRICS = ("acc", "bal_acc", "kappa")
 
 
@@ -108,12 +113,39 @@ def loso_splits(subject: np.ndarray) -> list[Split]:
     return [Split(f"loso/s{s}", s, np.flatnonzero(subject != s), np.flatnonzero(subject == s)) for s in subjects]
 
 
-def splits(setting: str, y: np.ndarray, subject: np.ndarray, *, subjects: Sequence[int] | None = None,
-           n_folds: int = 5, seed: int = 0, train_fraction: float = 0.8, cv_scheme: str = "kfold") -> list[Split]:
-    """Every split of ``setting`` (``co``, ``cv`` or ``loso``), restricted to the tested ``subjects``."""
-    if setting not in SETTINGS:
-        raise ValueError(f"unknown evaluation setting {setting!r}; expected one of {SETTINGS}")
+def session_splits(subject: np.ndarray, session: np.ndarray, test_session: str,
+                   subjects: Sequence[int] | None = None) -> list[Split]:
+    """One split per subject: train on its epochs of every other session, test on ``test_session``."""
+    session = np.asarray(session).astype(str)
     chosen = sorted(int(s) for s in np.unique(subject)) if subjects is None else [int(s) for s in subjects]
+    out = []
+    for s in chosen:
+        mine = subject == s
+        test = mine & (session == str(test_session))
+        if not test.any() or not (mine & ~test).any():
+            raise ValueError(f"subject {s}: the session protocol needs epochs of session {test_session!r} and of "
+                             f"another; its sessions are {sorted(set(session[mine].tolist()))}")
+        out.append(Split(f"session/s{s}", s, np.flatnonzero(mine & ~test), np.flatnonzero(test)))
+    return out
+
+
+def splits(setting: str, y: np.ndarray, subject: np.ndarray, *, subjects: Sequence[int] | None = None,
+           n_folds: int = 5, seed: int = 0, train_fraction: float = 0.8, cv_scheme: str = "kfold",
+           session: np.ndarray | None = None, test_session: str | None = None) -> list[Split]:
+    """Every split of ``setting`` (``co``, ``cv``, ``loso`` or ``session``), restricted to the tested
+    ``subjects``; ``session`` needs each epoch's ``session`` and the ``test_session``."""
+    if setting not in PROTOCOLS:
+        raise ValueError(f"unknown evaluation setting {setting!r}; expected one of {PROTOCOLS}")
+    chosen = sorted(int(s) for s in np.unique(subject)) if subjects is None else [int(s) for s in subjects]
+    missing = sorted(set(chosen) - {int(s) for s in np.unique(subject)})
+    if missing:
+        raise ValueError(f"subjects {missing} are not in the data; its subjects are "
+                         f"{sorted(int(s) for s in np.unique(subject))}")
+    if setting == "session":
+        if session is None or test_session is None:
+            raise ValueError("the session protocol needs epochs that record their session (bnci2014001) and a "
+                             "test session (--test-session, or data.test_session in the config)")
+        return session_splits(subject, session, test_session, chosen)
     if setting == "co":
         return [co_split(y, subject, s, train_fraction) for s in chosen]
     if setting == "cv":
@@ -185,13 +217,16 @@ def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | N
                    dataset: str = "simulated_mi", setting: str = "co", seeds: Sequence[int] = (0,),
                    subjects: Sequence[int] | None = None, max_epochs: int = 50, lr: float = 1e-3,
                    batch_size: int = 32, align: bool = True, alignment: str = "online", n_folds: int = 5,
-                   cv_scheme: str = "kfold", epochs=None,
+                   cv_scheme: str = "kfold", epochs=None, test_session: str | None = None,
+                   task_options: dict[str, Any] | None = None,
                    data_options: dict[str, Any] | None = None, verbose: bool = False) -> Report:
     """Train ``model`` from scratch on every split of ``setting`` for each seed; score the last epoch.
 
     ``epochs``: an :class:`~spanmix.datasets.eeg.EEGEpochs` to use instead of loading ``dataset``.
     Euclidean alignment (``align``, ``alignment``) as :class:`~spanmix.apps.eeg.data.EEGDataModule` does it:
     ``online`` (official) aligns the held-out part with its own reference, the LOSO test subject trial by trial.
+    ``task_options``: further :class:`~spanmix.apps.eeg.task.EEGTask` arguments (``weight_decay``, ``betas``,
+    ``sr_segments``, ``label_smoothing``). ``test_session``: the held-out session of ``setting="session"``.
     """
     import lightning as L
     import torch
@@ -205,12 +240,12 @@ def run_evaluation(model: str = "dbconformer", model_options: dict[str, Any] | N
     times: list[float] = []
     for seed in report.seeds:
         for split in splits(setting, ep.y, ep.subject, subjects=subjects, n_folds=n_folds, seed=seed,
-                            cv_scheme=cv_scheme):
+                            cv_scheme=cv_scheme, session=ep.meta.get("session"), test_session=test_session):
             L.seed_everything(seed, workers=True, verbose=False)
             dm = EEGDataModule(dataset, epochs=ep, align=align, alignment=alignment, batch_size=batch_size,
                                train_index=split.train.tolist(), test_index=split.test.tolist(), val_fraction=0.0)
             task = EEGTask(model, model_options, n_chans=dm.n_chans, n_outputs=dm.n_outputs, n_times=dm.n_times,
-                           sfreq=dm.sfreq, lr=lr)
+                           sfreq=dm.sfreq, lr=lr, **(task_options or {}))
             report.n_parameters = count_parameters(task.net)
             timer = _EpochTimer().callback
             trainer = L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
