@@ -3,6 +3,7 @@
     spanmix points fit  --config apps/points/configs/gpsformer_kicad.yaml
     spanmix points test --config apps/points/configs/gpsformer_kicad.yaml --ckpt_path best
     spanmix points classify --weights pretrained/points/gpsformer_kicad --input part.stl [--json] [--parts OUT.ply]
+    spanmix points fewshot --config apps/points/configs/gpsformer_kicad.yaml --way 5 --shot 10 --folds 10
 
 The data module's shape (``num_classes``, ``num_parts``, ``num_categories``, ``in_channels``), its
 class and part names and the task (``cls``/``partseg``) are copied into the task; set them on ``data``.
@@ -26,6 +27,10 @@ def main(args: Sequence[str] | None = None):
 
         classify_main(args[1:])
         return None
+    if args and args[0] == "fewshot":
+        from spanmix.apps.points.fewshot_cli import main as fewshot_main
+
+        return fewshot_main(args[1:])
     from spanmix.apps.harness.cli import run_cli
     from spanmix.apps.points.data import PointDataModule
     from spanmix.apps.points.task import PointsTask
