@@ -10,8 +10,14 @@ the audio goes through the pipeline's ``features.log_mel``; so training sees wha
 (``spanmix.datasets.ava.TalkNetClips``; the target with the co-occurring tracks that share most frames).
 
 A sample: ``faces`` (S, T, size, size) uint8, ``audio`` (4T, 64) float32, ``labels`` (S, T) int64,
-``mask`` (S, T) bool. Training flips each track horizontally with probability 1/2 (the official
-augmentation also crops and rotates; not done here).
+``mask`` (S, T) bool.
+
+Training augmentation (``augment``, the training split of the composited set), as the official recipe lists
+it, each drawn from ``(seed, epoch, index)`` and the same for every frame of a track: a horizontal flip with
+probability 1/2; a random crop (side U(0.8, 1) of the face crop, anywhere inside it, resized back); a rotation
+U(-15, 15) degrees; and with probability 1/2 another scene's audio mixed in as noise at an SNR of U(0, 10) dB
+(the waveforms are mixed, then the log-mel recomputed). The crop and rotation ranges and the SNR range are
+our choices (the official code's exact ranges could not be read here).
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from spanmix.apps.video.asd.context import select_context
 from spanmix.apps.video.asd.features import crop_faces, log_mel
 
-__all__ = ["ASDDataModule", "CompositeASD", "collate"]
+__all__ = ["ASDDataModule", "CompositeASD", "augment_track", "collate", "mix_noise"]
 
 
 class CompositeASD(Dataset):
@@ -59,7 +65,7 @@ class CompositeASD(Dataset):
             half = side[:, None] * scale / 2
             crops.append(crop_faces(scene.frames, np.arange(len(boxes)), np.concatenate([centre - half, centre + half], 1),
                                     size=self.face_size))
-        return np.stack(crops), log_mel(scene.audio, len(scene.frames)), scene.labels
+        return np.stack(crops), log_mel(scene.audio, len(scene.frames)), scene.labels, scene.audio
 
     def __len__(self) -> int:
         return len(self.index)
@@ -71,15 +77,45 @@ class CompositeASD(Dataset):
 
     def __getitem__(self, k: int) -> dict:
         scene, target = self.index[k]
-        crops, audio, labels = self._cache(scene)
+        crops, audio, labels, wave = self._cache(scene)
         n_faces, t = labels.shape
         order = select_context(target, {f: range(t) for f in range(n_faces)}, self.speakers)
         faces = crops[order]
         if self.augment:
-            flips = np.random.default_rng([self.seed, self.epoch, k]).random(len(order)) < 0.5
-            faces = np.where(flips[:, None, None, None], faces[..., ::-1], faces)
+            rng = np.random.default_rng([self.seed, self.epoch, k])
+            faces = np.stack([augment_track(track, rng) for track in faces])
+            if rng.random() < 0.5 and self.scenes > 1:
+                other = (scene + 1 + int(rng.integers(self.scenes - 1))) % self.scenes
+                audio = log_mel(mix_noise(wave, self._cache(other)[3], float(rng.uniform(0, 10))), t)
         return {"faces": torch.from_numpy(np.ascontiguousarray(faces)), "audio": torch.from_numpy(audio),
                 "labels": torch.from_numpy(labels[order]), "mask": torch.ones(len(order), t, dtype=torch.bool)}
+
+
+def augment_track(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One face track (T, size, size) uint8, flipped / cropped / rotated alike in every frame (module docstring)."""
+    import cv2
+
+    size = track.shape[-1]
+    side = rng.uniform(0.8, 1.0) * size
+    x0, y0 = rng.uniform(0, size - side, 2)
+    angle = rng.uniform(-15, 15)
+    flip = rng.random() < 0.5
+    # crop [x0, x0 + side) resized to the full side, rotated about the centre: one affine map per track
+    rot = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    zoom = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side], [0, 0, 1]])
+    m = (np.vstack([rot, [0, 0, 1]]) @ zoom)[:2]
+    out = np.stack([cv2.warpAffine(f, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                    for f in track])
+    return np.ascontiguousarray(out[..., ::-1]) if flip else out
+
+
+def mix_noise(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``audio`` with ``noise`` (cut or tiled to its length) added at ``snr_db`` dB (power ratio)."""
+    noise = np.resize(np.asarray(noise, np.float32), len(audio))
+    p_audio, p_noise = float(np.mean(audio ** 2)), float(np.mean(noise ** 2))
+    if p_noise == 0 or p_audio == 0:
+        return audio
+    return (audio + noise * np.sqrt(p_audio / (p_noise * 10 ** (snr_db / 10)))).astype(np.float32)
 
 
 def collate(batch: list[dict]) -> dict:

@@ -69,3 +69,38 @@ def test_data_module_options_are_checked():
         ASDDataModule(source="talknet")
     with pytest.raises(ValueError, match="--data.scenes"):
         ASDDataModule(scenes=(10, 0, 2))
+
+
+def test_track_augmentation_is_one_transform_per_track():
+    from spanmix.apps.video.asd.data import augment_track
+
+    face = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    track = np.stack([face] * 5)
+    out = augment_track(track, np.random.default_rng(3))
+    assert out.shape == track.shape and out.dtype == np.uint8
+    assert all(np.array_equal(out[0], f) for f in out[1:])  # the same crop/rotation/flip in every frame
+    assert not np.array_equal(out, track)
+    assert np.array_equal(out, augment_track(track, np.random.default_rng(3)))
+
+
+def test_audio_noise_is_mixed_at_the_asked_snr():
+    from spanmix.apps.video.asd.data import mix_noise
+
+    rng = np.random.default_rng(0)
+    audio, noise = rng.normal(0, 0.3, 16000).astype(np.float32), rng.normal(0, 2.0, 7000).astype(np.float32)
+    mixed = mix_noise(audio, noise, 6.0)
+    added = mixed - audio
+    assert 10 * np.log10(np.mean(audio ** 2) / np.mean(added ** 2)) == pytest.approx(6.0, abs=1e-3)
+    assert np.array_equal(mix_noise(audio, np.zeros(10, np.float32), 0.0), audio)
+
+
+def test_training_augmentation_depends_on_epoch_and_index_only():
+    ds = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment=True)
+    a = ds[1]
+    again = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment=True)[1]
+    assert all(torch.equal(a[k], again[k]) for k in a)  # a fresh dataset (another worker, a resume) agrees
+    ds.set_epoch(1)
+    b = ds[1]
+    assert torch.equal(a["labels"], b["labels"]) and not torch.equal(a["faces"], b["faces"])
+    plain = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2)
+    assert any(not torch.equal(ds[k]["audio"], plain[k]["audio"]) for k in range(len(ds)))  # another scene's audio
