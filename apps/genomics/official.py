@@ -6,7 +6,8 @@
 Accepted files (read locally, never downloaded): a Hugging Face export of ``HyenaDNAForCausalLM`` /
 ``HyenaDNAModel`` (``model.safetensors`` or ``pytorch_model.bin``, keys ``hyena.backbone.*`` or ``backbone.*``),
 the Lightning ``weights.ckpt`` of the training code (``state_dict`` with ``model.backbone.*``), or a state dict
-saved from ``standalone_hyenadna.py``; ``torch.load`` runs with ``weights_only=True``.
+saved from ``standalone_hyenadna.py``; ``torch.load`` runs with ``weights_only=True`` (a checkpoint that pickles
+other objects is refused with a message saying how to extract its state dict).
 
 Key mapping (official -> ours), per layer ``i``: ``layers.i.mixer.{in_proj,out_proj}`` -> ``blocks.i.mixer.*``,
 ``mixer.short_filter`` -> ``mixer.short_conv``, ``mixer.filter_fn.implicit_filter.{0,2,4,6}`` ->
@@ -80,8 +81,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise SpanmixError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); expected a "
-                           ".safetensors file or a torch state dict (.bin/.pt/.ckpt)") from e
+        raise SpanmixError(f"{path}: not readable as a checkpoint with torch.load(weights_only=True) "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); expected a .safetensors "
+                           "file or a torch state dict (.bin/.pt/.ckpt). A Lightning .ckpt that pickles config objects "
+                           "(e.g. OmegaConf hyper-parameters) is refused for safety: in an environment you trust, "
+                           "save its ckpt['state_dict'] alone with torch.save and pass that file") from e
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # a Lightning checkpoint of the training code
     if not isinstance(state, dict):

@@ -79,5 +79,15 @@ def test_bad_official_checkpoints_are_clear_errors(official, tmp_path):
     with pytest.raises(SpanmixError, match="come from the checkpoint"):
         load_official(state, d_model=64)
     (tmp_path / "junk.bin").write_bytes(b"not a checkpoint")
-    with pytest.raises(SpanmixError, match="not a readable checkpoint"):
+    with pytest.raises(SpanmixError, match="not readable as a checkpoint"):
         load_official(tmp_path / "junk.bin")
+
+
+class Pickled:  # stands for a config object a Lightning checkpoint may pickle (OmegaConf DictConfig, ...)
+    pass
+
+
+def test_pickled_objects_are_refused_with_the_way_out(official, tmp_path):
+    torch.save({"state_dict": dict(official[0]), "hyper_parameters": Pickled()}, tmp_path / "weights.ckpt")
+    with pytest.raises(SpanmixError, match=r"save its ckpt\['state_dict'\] alone"):
+        load_official(tmp_path / "weights.ckpt")
