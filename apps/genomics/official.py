@@ -20,7 +20,9 @@ equal to the embedding or absent). The buffers ``pos_emb.z``/``pos_emb.t`` (the 
 features) and ``modulation.deltas`` (decay rates) are not weights here (computed): they are checked against
 ours and a checkpoint whose features were trained is refused. Sizes (``d_model``, ``n_layer``, ``d_inner``,
 ``l_max``, ``order``, ``filter_order``, ``emb_dim``, short filter taps) are read from the tensors' shapes.
-A classification head (``score``, ``head``) is not loaded.
+A classification head (``score``, ``head``) is not loaded. Only order 2 is accepted (every published HyenaDNA):
+at higher orders the official codes disagree on the filters' channel order (``(o d)`` in the standalone/HF
+port, ``(v o)`` in the training code's ``HyenaOperator``), so a file cannot say which it holds.
 
 The tokenizer needs no mapping: ``CharTokenizer`` ids equal the official ``CharacterTokenizer``'s
 (specials 0..6, ``A C G T N`` = 7..11).
@@ -109,6 +111,9 @@ def _sizes(state: dict[str, torch.Tensor]) -> dict[str, Any]:
         raise SpanmixError(f"official HyenaDNA embedding has {rows} rows; the 12-token vocabulary needs >= 12")
     pre = "backbone.layers.0.mixer."
     width = get(pre + "in_proj.weight").shape[0]
+    if width // d_model - 1 != 2:
+        raise SpanmixError(f"official HyenaDNA checkpoint has a Hyena of order {width // d_model - 1}; only order 2 "
+                           "(every published model) is supported: the official codes lay out higher orders differently")
     first = get(pre + "filter_fn.implicit_filter.0.weight")
     n_linear = sum(1 for k in state if re.fullmatch(r"backbone\.layers\.0\.mixer\.filter_fn\.implicit_filter\.\d+\.weight", k)
                    and state[k].dim() == 2)

@@ -91,3 +91,11 @@ def test_pickled_objects_are_refused_with_the_way_out(official, tmp_path):
     torch.save({"state_dict": dict(official[0]), "hyper_parameters": Pickled()}, tmp_path / "weights.ckpt")
     with pytest.raises(SpanmixError, match=r"save its ckpt\['state_dict'\] alone"):
         load_official(tmp_path / "weights.ckpt")
+
+
+def test_only_order_two_is_accepted(official):
+    state = dict(official[0])
+    for key in [k for k in state if k.endswith("mixer.in_proj.weight")]:
+        state[key] = torch.cat([state[key], state[key][:32]])  # order 3 in_proj: (4·d_model, d_model)
+    with pytest.raises(SpanmixError, match="order 3; only order 2"):
+        load_official(state)
