@@ -12,7 +12,8 @@ other objects is refused with a message saying how to extract its state dict).
 Key mapping (official -> ours), per layer ``i``: ``layers.i.mixer.{in_proj,out_proj}`` -> ``blocks.i.mixer.*``,
 ``mixer.short_filter`` -> ``mixer.short_conv``, ``mixer.filter_fn.implicit_filter.{0,2,4,6}`` ->
 ``mixer.filter.linears.{0,1,2,3}``, ``mixer.filter_fn.implicit_filter.{1,3,5}.freq`` (one tensor shared by
-the three Sin layers; an export may keep only one of the names) -> ``mixer.filter.freq``,
+the three Sin layers; an export may keep only one of the names, or none: then ``filter_freq``) ->
+``mixer.filter.freq``,
 ``mixer.filter_fn.bias`` -> ``mixer.filter.bias``, ``norm1/norm2`` -> same, ``mlp.fc1/fc2`` -> ``ffn.fc1/fc2``;
 ``embeddings.word_embeddings`` -> ``embedding`` (its rows are the padded vocabulary, 16 for 12 tokens:
 ``pad_vocab_multiple`` is set to match), ``ln_f`` -> ``backbone.norm``, ``lm_head`` -> ``lm_head`` (tied when
@@ -211,7 +212,9 @@ def load_official(path_or_state: str | os.PathLike | dict[str, torch.Tensor], **
     if not tied:
         ours["lm_head.weight"] = head
     missing, unexpected = lm.load_state_dict(ours, strict=False)
-    missing = [k for k in missing if not (tied and k == "lm_head.weight")]
+    # A filter without any stored frequency keeps ``filter_freq`` (10), as Hugging Face's loader does
+    # (``_keys_to_ignore_on_load_missing = ["freq"]``, initialised to ``activation_freq``, 10).
+    missing = [k for k in missing if not (tied and k == "lm_head.weight") and not k.endswith("mixer.filter.freq")]
     if missing or unexpected:
         raise SpanmixError(f"official HyenaDNA checkpoint does not fit: missing {missing[:5]}, "
                            f"unexpected {unexpected[:5]}")

@@ -57,6 +57,9 @@ def test_every_official_naming_and_file_form_loads(official, tmp_path):
         lm = load_official(source, filter_shift=0.05)
         with torch.no_grad():
             assert (lm.hidden(ids) - hidden).abs().max() < 5e-6
+    no_freq = {k: v for k, v in base.items() if not k.endswith(".freq")}  # HF fills these with activation_freq
+    lm = load_official(no_freq)
+    assert torch.equal(lm.backbone.blocks[0].mixer.filter.freq.detach(), torch.full((64,), 10.0))
     # load_pretrained_lm (generate/score/embed --weights, ClassifyTask(pretrained=...)) recognises them
     lm = load_pretrained_lm(tmp_path / "pytorch_model.bin")
     assert lm.config["l_max"] == 66 and lm.config["filter_shift"] == 0.0
