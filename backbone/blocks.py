@@ -1,6 +1,7 @@
 """The pre-norm residual block every stack is made of."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from spanmix.backbone.mixers.base import Mixer
 
 NORMS = ("layer", "rms")
 FFNS = ("mlp", "swiglu", "none")
+ACTS = ("gelu", "gelu_tanh")
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -22,11 +24,18 @@ def make_norm(kind: str, dim: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}; expected one of {NORMS}")
 
 
-def make_ffn(kind: str, dim: int, mlp_ratio: float, dropout: float) -> nn.Module:
-    """Position-wise feed-forward: ``"mlp"`` (GELU MLP), ``"swiglu"`` (Shazeer 2020) or ``"none"``."""
+def make_ffn(kind: str, dim: int, mlp_ratio: float, dropout: float, act: str = "gelu") -> nn.Module:
+    """Position-wise feed-forward: ``"mlp"`` (GELU MLP), ``"swiglu"`` (Shazeer 2020) or ``"none"``.
+
+    ``act`` picks the MLP's GELU: ``"gelu"`` (exact erf form) or ``"gelu_tanh"`` (the tanh approximation of
+    Hendrycks & Gimpel 2016, used by GPT-2 and HyenaDNA's official MLP).
+    """
     hidden = int(round(dim * mlp_ratio))
+    if act not in ACTS:
+        raise ValueError(f"unknown activation {act!r}; expected one of {ACTS}")
     if kind == "mlp":
-        return Mlp(dim, hidden, drop=dropout)
+        layer = partial(nn.GELU, approximate="tanh") if act == "gelu_tanh" else nn.GELU
+        return Mlp(dim, hidden, act_layer=layer, drop=dropout)
     if kind == "swiglu":
         # Two thirds of the MLP width keeps the parameter count of the GELU MLP (Shazeer 2020, Sec. 2).
         return SwiGLU(dim, max(1, 2 * hidden // 3), drop=dropout)
@@ -49,19 +58,20 @@ class Block(nn.Module):
         norm: ``"layer"`` or ``"rms"``.
         drop_path: stochastic-depth probability of each residual branch.
         dropout: dropout inside the FFN.
+        act: the MLP's activation, ``"gelu"`` or ``"gelu_tanh"`` (see ``make_ffn``).
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool (True = real token) -> (B, L, D).
     Cost: the mixer's, plus O(L·D²) for the FFN.
     """
 
     def __init__(self, dim: int, mixer: nn.Module, *, ffn: str = "mlp", mlp_ratio: float = 4.0,
-                 norm: str = "layer", drop_path: float = 0.0, dropout: float = 0.0):
+                 norm: str = "layer", drop_path: float = 0.0, dropout: float = 0.0, act: str = "gelu"):
         super().__init__()
         self.norm1 = make_norm(norm, dim)
         self.mixer = mixer
         self.has_ffn = ffn != "none"
         self.norm2 = make_norm(norm, dim) if self.has_ffn else nn.Identity()
-        self.ffn = make_ffn(ffn, dim, mlp_ratio, dropout)
+        self.ffn = make_ffn(ffn, dim, mlp_ratio, dropout, act)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

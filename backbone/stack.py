@@ -47,7 +47,7 @@ class MixerStack(nn.Module):
         dim: width D.
         schedule: layer pattern, ``"name*N,name,..."`` or a list of names (see ``parse_schedule``).
         depth: optional total depth; the pattern repeats to reach it.
-        ffn, mlp_ratio, norm, dropout: block options (see ``Block``); ``dropout`` also goes to every
+        ffn, mlp_ratio, norm, dropout, act: block options (see ``Block``); ``dropout`` also goes to every
             mixer that takes a ``dropout`` option.
         drop_path: stochastic depth, rising linearly from 0 at the first block to this value.
         final_norm: apply a norm after the last block.
@@ -61,7 +61,7 @@ class MixerStack(nn.Module):
 
     def __init__(self, dim: int, schedule: str | Sequence[str], depth: int | None = None, *,
                  ffn: str = "mlp", mlp_ratio: float = 4.0, norm: str = "layer", dropout: float = 0.0,
-                 drop_path: float = 0.0, final_norm: bool = True,
+                 act: str = "gelu", drop_path: float = 0.0, final_norm: bool = True,
                  mixer_options: dict[str, dict[str, Any]] | None = None, **options: Any):
         super().__init__()
         self.dim = dim
@@ -83,7 +83,7 @@ class MixerStack(nn.Module):
             kwargs.update(mixer_options.get(name, {}))
             rate = drop_path * i / max(1, len(self.schedule) - 1)
             blocks.append(Block(dim, build_mixer(name, dim, **kwargs), ffn=ffn, mlp_ratio=mlp_ratio,
-                                norm=norm, drop_path=rate, dropout=dropout))
+                                norm=norm, drop_path=rate, dropout=dropout, act=act))
         self.blocks = nn.ModuleList(blocks)
         self.norm = make_norm(norm, dim) if final_norm else nn.Identity()
 

@@ -18,7 +18,11 @@ tokens, so steps per epoch do not change between stages).
 Fine-tuning: ``pretrained`` is an export directory (``spanmix export`` / ``save_pretrained`` of a
 ``PretrainTask``) or a Lightning ``.ckpt`` of one. Its weights are loaded into the classifier's body
 when ``fit`` starts (not in ``__init__``, so an exported classifier reloads without the file); the
-classifier's body options must match the pretrained model's (a clear error says which do not).
+classifier's body options must match the pretrained model's (a clear error says which do not). An official
+HyenaDNA checkpoint (``spanmix.apps.genomics.official``) is accepted too. ``freeze_backbone`` trains the head
+alone (linear probing: the body's parameters get ``requires_grad=False`` and so no optimiser group);
+``layer_decay`` < 1 gives the layer-wise learning rates of the harness's rule (``lr · layer_decay^(n+1-k)``
+for the embedding k = 0, block k = 1..n and the final norm/head k = n+1).
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ LN2 = math.log(2.0)
 
 
 def _optimizer(
-    module: nn.Module, lr: float, weight_decay: float, warmup_steps: int, min_lr_ratio: float, trainer
+    module: nn.Module, lr: float, weight_decay: float, warmup_steps: int, min_lr_ratio: float, trainer,
+    **layers: Any,
 ) -> dict:
-    opt = torch.optim.AdamW(param_groups(module, weight_decay), lr=lr, betas=(0.9, 0.999))
+    opt = torch.optim.AdamW(param_groups(module, weight_decay, lr=lr, **layers), lr=lr, betas=(0.9, 0.999))
     total = (
         trainer.max_steps
         if trainer.max_steps and trainer.max_steps > 0
@@ -139,9 +144,37 @@ class PretrainTask(SpanmixModule):
         return _optimizer(self.net, hp.lr, hp.weight_decay, hp.warmup_steps, hp.min_lr_ratio, self.trainer)
 
 
+def _official(path: str) -> bool:
+    """Whether ``path`` holds an official HyenaDNA checkpoint (``spanmix.apps.genomics.official``)."""
+    from spanmix.apps.genomics.official import is_official_state_dict, read_state_dict
+
+    if os.path.isdir(path):
+        if not any(os.path.isfile(os.path.join(path, n)) for n in ("pytorch_model.bin", "weights.ckpt")):
+            if not os.path.isfile(os.path.join(path, "model.safetensors")):
+                return False
+    elif not os.path.isfile(path) or path.endswith(".json"):
+        return False
+    if path.endswith(".safetensors") or os.path.isdir(path):
+        from safetensors import safe_open
+
+        file = path if not os.path.isdir(path) else os.path.join(path, "model.safetensors")
+        if os.path.isfile(file):
+            with safe_open(file, "pt") as f:
+                return is_official_state_dict(dict.fromkeys(f.keys()))
+    try:
+        return is_official_state_dict(read_state_dict(path))
+    except Exception:  # noqa: BLE001 - not readable as a state dict: let the caller's own reader report it
+        return False
+
+
 def load_pretrained_lm(path: str | os.PathLike) -> HyenaDNA:
-    """The ``HyenaDNA`` LM of an export directory or a ``.ckpt`` of a ``PretrainTask``."""
+    """The ``HyenaDNA`` LM of an export directory, a ``.ckpt`` of a ``PretrainTask``, or an official HyenaDNA
+    checkpoint file/folder (Hugging Face or Lightning naming; ``spanmix.apps.genomics.official``)."""
     path = os.fspath(path)
+    if _official(path):
+        from spanmix.apps.genomics.official import load_official
+
+        return load_official(path)
     if os.path.isdir(path) or path.endswith(".json"):
         from spanmix.apps.harness.export import load_pretrained
 
@@ -154,7 +187,8 @@ def load_pretrained_lm(path: str | os.PathLike) -> HyenaDNA:
     else:
         raise ValueError(
             f"pretrained weights not found at {path!r}; expected an export directory "
-            "(model.safetensors + config.json) or a Lightning .ckpt of a PretrainTask"
+            "(model.safetensors + config.json), a Lightning .ckpt of a PretrainTask or an official HyenaDNA "
+            "checkpoint"
         )
     lm = getattr(module, "net", module)
     if not isinstance(lm, HyenaDNA):
@@ -169,8 +203,10 @@ class ClassifyTask(SpanmixModule):
         model: ``"hyenadna"`` or ``"cnn"``.
         model_options: the model's arguments (HyenaDNA: ``config`` name and/or body sizes, ``pooling``).
         n_classes: classes (linked from the data module).
-        pretrained: export dir or ``.ckpt`` of a ``PretrainTask`` whose weights start the body (HyenaDNA).
+        pretrained: export dir or ``.ckpt`` of a ``PretrainTask`` (or an official HyenaDNA checkpoint) whose
+            weights start the body (HyenaDNA).
         lr, weight_decay, warmup_steps, min_lr_ratio: optimiser (module docstring).
+        freeze_backbone: train only the head (HyenaDNA). layer_decay: layer-wise lr decay in (0, 1] (HyenaDNA).
 
     Batches: ``{"ids": (B, L), "label": (B,)}``.
     """
@@ -185,10 +221,16 @@ class ClassifyTask(SpanmixModule):
         weight_decay: float = 0.1,
         warmup_steps: int = 10,
         min_lr_ratio: float = 0.1,
+        freeze_backbone: bool = False,
+        layer_decay: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters()
         _check(lr, "lr", 1e-12)
+        if not isinstance(layer_decay, (int, float)) or not 0 < layer_decay <= 1:
+            raise ValueError(f"ClassifyTask: layer_decay must be in (0, 1], got {layer_decay!r}")
+        if model == "cnn" and (freeze_backbone or layer_decay != 1):
+            raise ValueError("ClassifyTask: freeze_backbone and layer_decay apply to model='hyenadna' only")
         options = dict(model_options or {})
         if model == "hyenadna":
             config = options.pop("config", None)
@@ -197,6 +239,8 @@ class ClassifyTask(SpanmixModule):
                     raise ValueError(f"unknown HyenaDNA config {config!r}; expected one of {sorted(CONFIGS)}")
                 options = {**CONFIGS[config], **options}
             self.net = HyenaDNAClassifier(n_classes, **options)
+            if freeze_backbone:
+                self.net.lm.requires_grad_(False)
         elif model == "cnn":
             if pretrained:
                 raise ValueError("ClassifyTask: pretrained weights apply to model='hyenadna' only")
@@ -264,4 +308,9 @@ class ClassifyTask(SpanmixModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        return _optimizer(self.net, hp.lr, hp.weight_decay, hp.warmup_steps, hp.min_lr_ratio, self.trainer)
+        layers = {}
+        if hp.layer_decay != 1:
+            layers = {"layer_decay": hp.layer_decay, "layer_id": self.net.layer_id,
+                      "num_layers": len(self.net.lm.backbone.blocks) + 1}
+        return _optimizer(self.net, hp.lr, hp.weight_decay, hp.warmup_steps, hp.min_lr_ratio, self.trainer,
+                          **layers)

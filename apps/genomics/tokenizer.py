@@ -8,8 +8,10 @@
 
 Vocabulary (12 ids, fixed order so checkpoints stay compatible): the seven special tokens
 ``[CLS]``=0, ``[SEP]``=1 (also EOS), ``[BOS]``=2, ``[MASK]``=3, ``[PAD]``=4, ``[RESERVED]``=5,
-``[UNK]``=6, then ``A C G T N`` = 7..11 (the published character tokenizer has the same specials
-and characters; its exact id order is not reproduced). Anything other than A/C/G/T/N in either
+``[UNK]``=6, then ``A C G T N`` = 7..11: exactly the ids of the published ``CharacterTokenizer``
+(``standalone_hyenadna.py``: the same seven specials at 0..6, then ``characters=['A','C','G','T','N']`` from
+7), so official checkpoints need no id remapping (their embedding is padded to 16 rows; see
+``spanmix.apps.genomics.official``). Anything other than A/C/G/T/N in either
 case raises one ``ValueError`` naming the first bad position and character.
 """
 

@@ -13,6 +13,9 @@ from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref
 
 
+LAYOUTS = ("paper", "official")
+
+
 class HyenaFilter(nn.Module):
     """Implicit long filters h_t = Window(t) · FFN(PositionalEncoding(t)) (Poli et al. 2023, Sec. 3.3).
 
@@ -23,10 +26,13 @@ class HyenaFilter(nn.Module):
     so tap l is the same function of l whatever sequence length asks for it (a forward at any L and a
     step at position l see the same filter). FFN: Linear(emb_dim -> filter_order), Sin, then two
     Linear(filter_order -> filter_order), Sin, then Linear(filter_order -> channels, no bias); the Sin
-    activations share one learnable frequency vector (init 1), as in the authors' ``HyenaFilter``.
-    Window: ``exp(-t·|δ_c|)`` with per-channel decay rates δ spread linearly between log(1e-2)/1.5 and
+    activations share one learnable frequency vector, initialised to ``freq`` (the authors' ``w``: 1 by
+    default in their ``HyenaFilter``, 10 in every HyenaDNA config), as in the authors' ``HyenaFilter``.
+    Window: ``exp(-t·|δ_c|) + shift`` with per-channel decay rates δ spread linearly between log(1e-2)/1.5 and
     log(1e-2)/0.3 (the authors' ``ExponentialModulation``: at t = 1 = tap max_len-1 channels have
     decayed to between 4.6e-2 and 2e-7 of their start). The rates are fixed (not learned), as there.
+    ``shift`` is 0 in the authors' training code (``src/models/sequence/hyena.py``) and 0.05 in their
+    standalone/Hugging Face ports (``standalone_hyenadna.py``); 0 by default here.
 
     Every parameter carries ``_no_weight_decay = True``: the authors train the filter with weight decay 0
     (``wd=0`` of their ``HyenaFilter``, ``wd: 0.0`` in HyenaDNA's configs), and the harness's optimiser rule
@@ -36,13 +42,15 @@ class HyenaFilter(nn.Module):
     """
 
     def __init__(self, channels: int, *, emb_dim: int, filter_order: int, max_len: int, inner_layers: int = 2,
-                 fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5, target: float = 1e-2):
+                 fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5, target: float = 1e-2,
+                 freq: float = 1.0, shift: float = 0.0):
         super().__init__()
         self.channels, self.emb_dim, self.max_len = channels, emb_dim, max_len
         widths = [emb_dim] + [filter_order] * (inner_layers + 1)
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.linears.append(nn.Linear(filter_order, channels, bias=False))
-        self.freq = nn.Parameter(torch.ones(filter_order))  # the shared Sin frequency
+        self.freq = nn.Parameter(torch.full((filter_order,), float(freq)))  # the shared Sin frequency
+        self.shift = float(shift)
         self.decay_range = (math.log(target) / slow_decay_pct, math.log(target) / fast_decay_pct)
         self.bias = nn.Parameter(torch.randn(channels))  # the skip term D of each filter's convolution
         for p in self.parameters():
@@ -58,10 +66,10 @@ class HyenaFilter(nn.Module):
         return torch.cat([t, torch.cos(f * w), -torch.sin(f * w)], dim=-1)
 
     def window(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-        """(length, channels): ``exp(-t·|δ_c|)``."""
+        """(length, channels): ``exp(-t·|δ_c|) + shift``."""
         t = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
         deltas = torch.linspace(*self.decay_range, self.channels, dtype=dtype, device=device)
-        return torch.exp(-t * deltas.abs())
+        return torch.exp(-t * deltas.abs()) + self.shift
 
     def forward(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         device = self.freq.device
@@ -86,9 +94,16 @@ class Hyena(Mixer):
         z = v;  for n = 1..N:  z = x_n ⊙ (h_n * z + bias_n ⊙ z)             # causal long conv, fft_conv
         out = out_proj(z)
 
-    This is the paper's Def. 3.1 (N filters and N gates, convolve then gate). The authors' code
-    reaches the same family with N-1 filters (gate v first, and gate last without a convolution);
-    we keep the definition. The filters h_1..h_N come from one ``HyenaFilter`` with N·D channels.
+    This is the paper's Def. 3.1 (N filters and N gates, convolve then gate), ``layout="paper"``. The
+    authors' code (``safari``/``hyena-dna`` ``HyenaOperator``) has N-1 filters; ``layout="official"``
+    computes exactly that::
+
+        x_0, ..., x_{N-1}, v = split(short conv(in_proj(u)))
+        for o = 0..N-2:  v = h_o * (x_{N-1-o} ⊙ v) + bias_o ⊙ (x_{N-1-o} ⊙ v)     # gate, then convolve
+        out = out_proj(x_0 ⊙ v)
+
+    (for order 2: one long filter per layer, the layout of every published HyenaDNA checkpoint). The
+    filters come from one ``HyenaFilter`` with N·D (paper) or (N-1)·D (official) channels.
 
     Filter length: filters are generated at run time for ``min(L, max_len)`` taps, so any L works: a
     longer sequence is convolved with the max_len-tap filter (receptive field max_len), a shorter one
@@ -97,7 +112,7 @@ class Hyena(Mixer):
     how long the sequence is, and stepping reproduces forward.
 
     Step ("Hyena as a convolution with a cache"): the state keeps the short-conv buffer and, for each
-    order, the history of that order's convolution inputs (the last ``max_len`` of them), and the
+    filter, the history of that order's convolution inputs (the last ``max_len`` of them), and the
     filters, generated once by ``init_state``; y_t is then computed from the filter taps directly,
     O(N·D·min(t, max_len)) per step (no FFT, no recurrence). ``init_state(..., max_len=T)`` generates
     only T taps for a stream of at most T steps (stepping further is a ValueError); by default it
@@ -106,10 +121,13 @@ class Hyena(Mixer):
 
     Args:
         dim: width D.
-        order: N >= 1 (2).
+        order: N >= 1 (2; >= 2 for ``layout="official"``).
+        layout: ``"paper"`` (N filters, Def. 3.1) or ``"official"`` (N-1 filters, the authors' code).
         filter_order: hidden width of the filter FFN (64).
         emb_dim: positional features, odd >= 3 (3; HyenaDNA uses 5).
         short_filter: taps of the short depthwise conv (3).
+        filter_freq: initial frequency of the filter FFN's Sin activations (1; HyenaDNA uses 10).
+        filter_shift: added to the filters' decay window (0; the authors' standalone code uses 0.05).
         max_len: filter length cap and position normalisation (2048).
         dropout: after each gate.
         causal: must be True (accepted so that a schedule's ``causal=True`` reaches every mixer); the
@@ -119,13 +137,15 @@ class Hyena(Mixer):
     after the short conv and before every long convolution (they contribute nothing, so right- or
     left-padding gives the unpadded outputs), and on output.
     Cost: O(L·D²·(N+2)) projections, O(N·D·L log L) FFT convolutions, O(min(L, max_len)·filter_order·
-    (filter_order + N·D)) to generate the filters; memory O(N·D·L).
+    (filter_order + N·D)) to generate the filters; memory O(N·D·L) (N-1 in place of N for the official
+    layout's filters and convolutions).
     """
 
     causal = True
 
     def __init__(self, dim: int, *, order: int = 2, filter_order: int = 64, emb_dim: int = 3,
-                 short_filter: int = 3, max_len: int = 2048, dropout: float = 0.0, causal: bool = True):
+                 short_filter: int = 3, max_len: int = 2048, dropout: float = 0.0, causal: bool = True,
+                 layout: str = "paper", filter_freq: float = 1.0, filter_shift: float = 0.0):
         super().__init__()
         who = self.mixer_name
         check_causal_only(who, causal, "causal short and long convolutions; there is no non-causal Hyena here")
@@ -133,21 +153,31 @@ class Hyena(Mixer):
                        max_len=max_len)
         if emb_dim < 3 or emb_dim % 2 == 0:
             raise ValueError(f"{who}: emb_dim must be odd and >= 3 (t plus cos/sin pairs), got {emb_dim}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"{who}: layout must be one of {LAYOUTS}, got {layout!r}")
+        if layout == "official" and order < 2:
+            raise ValueError(f"{who}: layout='official' has order-1 long filters, so order must be >= 2, got {order}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout}")
         self.dim, self.order, self.filter_order, self.emb_dim = dim, order, filter_order, emb_dim
-        self.short_filter, self.max_len = short_filter, max_len
+        self.short_filter, self.max_len, self.layout = short_filter, max_len, layout
+        self.n_filters = order if layout == "paper" else order - 1
         width = (order + 1) * dim
         self.in_proj = nn.Linear(dim, width)
         self.short_conv = nn.Conv1d(width, width, short_filter, groups=width, padding=short_filter - 1)
-        self.filter = HyenaFilter(order * dim, emb_dim=emb_dim, filter_order=filter_order, max_len=max_len)
+        self.filter = HyenaFilter(self.n_filters * dim, emb_dim=emb_dim, filter_order=filter_order, max_len=max_len,
+                                  freq=filter_freq, shift=filter_shift)
         self.dropout = nn.Dropout(dropout)
         self.out_proj = nn.Linear(dim, dim)
 
     def filters(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """The long filters for a length-``length`` sequence: (order, D, min(length, max_len))."""
+        """The long filters for a length-``length`` sequence: (n_filters, D, min(length, max_len))."""
         k = self.filter(min(length, self.max_len), dtype)
-        return k.reshape(self.order, self.dim, -1)
+        return k.reshape(self.n_filters, self.dim, -1)
+
+    def _gate(self, gates: list[torch.Tensor], n: int) -> torch.Tensor:
+        """The gate around filter n: after it (paper) or before it (official, x_{N-1-n})."""
+        return gates[n] if self.layout == "paper" else gates[self.order - 1 - n]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x, mask)
@@ -168,13 +198,20 @@ class Hyena(Mixer):
             u = self.short_conv(u)[..., :length]
         *gates, z = u.split(self.dim, dim=1)
         k = self.filters(length, cd)
-        skip = self.filter.bias.to(cd).view(self.order, self.dim)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
         conv = fft_conv_ref if reference else fft_conv
         keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
-        for n in range(self.order):
+        paper = self.layout == "paper"
+        for n in range(self.n_filters):
+            if not paper:
+                z = self.dropout(self._gate(gates, n) * z)
             if keep is not None:
                 z = z * keep
-            z = self.dropout(gates[n] * conv(z.to(cd), k[n], skip[n]).to(x.dtype))
+            z = conv(z.to(cd), k[n], skip[n]).to(x.dtype)
+            if paper:
+                z = self.dropout(gates[n] * z)
+        if not paper:
+            z = gates[0] * z
         return zero_padded(self.out_proj(z.transpose(1, 2)), mask)
 
     def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
@@ -191,7 +228,7 @@ class Hyena(Mixer):
             "t": 0,
             "limit": max_len,
             "conv": torch.zeros(batch, width, self.short_filter - 1, device=device, dtype=dtype),
-            "history": torch.zeros(self.order, batch, self.dim, 0, device=device, dtype=cd),
+            "history": torch.zeros(self.n_filters, batch, self.dim, 0, device=device, dtype=cd),
             "filters": self.filters(taps, cd).to(device),
         }
 
@@ -206,14 +243,19 @@ class Hyena(Mixer):
         u, conv = depthwise_conv_step(state["conv"], self.in_proj(x_t), self.short_conv.weight,
                                       self.short_conv.bias)
         *gates, z = u.split(self.dim, dim=-1)
-        skip = self.filter.bias.to(cd).view(self.order, self.dim)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
+        paper = self.layout == "paper"
         history = []
-        for n in range(self.order):
+        for n in range(self.n_filters):
+            if not paper:
+                z = self.dropout(self._gate(gates, n) * z)
             zf = z.to(cd)
             past = torch.cat([state["history"][n], zf.unsqueeze(-1)], dim=-1)[..., -taps:]  # (B, D, T)
             y = (past * filters[n, :, :past.shape[-1]].flip(-1)).sum(-1) + skip[n] * zf
             history.append(past)
-            z = self.dropout(gates[n] * y.to(x_t.dtype))
+            z = self.dropout(gates[n] * y.to(x_t.dtype)) if paper else y.to(x_t.dtype)
+        if not paper:
+            z = gates[0] * z
         state = {"t": t + 1, "limit": limit, "conv": conv, "history": torch.stack(history),
                  "filters": filters}
         return self.out_proj(z), state

@@ -220,6 +220,70 @@ def test_hyena_bad_options_are_clear_errors():
             build_mixer("hyena", DIM, **options)
 
 
+# The official layout (hyena-dna/safari ``HyenaOperator``), written out from its recurrence with direct sums.
+def official_hyena_by_hand(m, u):
+    length = u.shape[1]
+    w = m.in_proj(u).transpose(1, 2)
+    w = F.conv1d(w, m.short_conv.weight, m.short_conv.bias, padding=2, groups=w.shape[1])[..., :length]
+    *x, v = w.split(m.dim, dim=1)
+    k = m.filter(length).view(m.order - 1, m.dim, length)
+    bias = m.filter.bias.view(m.order - 1, m.dim)
+    for o, x_i in enumerate(reversed(x[1:])):
+        v = v * x_i
+        y = torch.zeros_like(v)
+        for t in range(length):
+            y[..., t] = (v[..., : t + 1] * k[o, :, : t + 1].flip(-1)).sum(-1)
+        v = y + bias[o].unsqueeze(-1) * v
+    return m.out_proj((v * x[0]).transpose(1, 2))
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_hyena_official_layout_is_the_authors_recurrence(order):
+    m = build("hyena", order=order, max_len=32, layout="official")
+    paper = build("hyena", order=order, max_len=32)
+    assert m.filters(20).shape == (order - 1, DIM, 20) and m.filter.bias.shape == ((order - 1) * DIM,)
+    # One filter output matrix and one skip vector fewer per dropped filter: filter_order·D + D.
+    assert sum(p.numel() for p in paper.parameters()) - sum(p.numel() for p in m.parameters()) == 65 * DIM
+    x = torch.randn(B, 20, DIM)
+    with torch.no_grad():
+        expected = official_hyena_by_hand(m, x)
+        torch.testing.assert_close(m(x), expected, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(m.reference(x), expected, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(stream(m, x)[0], expected, atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(paper(x), m(x), atol=1e-3)
+
+
+def test_hyena_official_layout_pads_like_the_paper_layout():
+    m = build("hyena", max_len=64, layout="official")
+    x = torch.randn(B, 12, DIM)
+    padded = torch.cat([torch.randn(B, 5, DIM), x], 1)
+    mask = torch.cat([torch.zeros(B, 5, dtype=torch.bool), torch.ones(B, 12, dtype=torch.bool)], 1)
+    torch.testing.assert_close(m(padded, mask=mask)[:, 5:], m(x), atol=1e-5, rtol=1e-4)
+
+
+def test_hyena_filter_frequency_and_window_shift():
+    m = build("hyena", max_len=64, filter_freq=10.0, filter_shift=0.05)
+    assert torch.equal(m.filter.freq.detach(), torch.full((64,), 10.0))
+    assert torch.equal(build("hyena").filter.freq.detach(), torch.ones(64))  # the Hyena paper's default
+    window = m.filter.window(64, torch.float32)
+    torch.testing.assert_close(window, build("hyena", max_len=64).filter.window(64, torch.float32) + 0.05)
+    # The frequency is what the Sin sees: sin(10·a) for the first layer's pre-activation a.
+    z = m.filter.features(8, torch.float32)
+    first = m.filter.linears[0](z)
+    h = torch.sin(10.0 * first)
+    for linear in m.filter.linears[1:-1]:
+        h = torch.sin(10.0 * linear(h))
+    expected = (m.filter.linears[-1](h) * window[:8]).T
+    torch.testing.assert_close(m.filter(8), expected)
+
+
+def test_hyena_layout_errors():
+    with pytest.raises(ValueError, match="layout must be one of"):
+        build_mixer("hyena", DIM, layout="safari")
+    with pytest.raises(ValueError, match="order must be >= 2"):
+        build_mixer("hyena", DIM, order=1, layout="official")
+
+
 # ------------------------------------------------------------------------------------------------ conv
 
 def receptive_field(mixer, length=21, t=10):

@@ -97,3 +97,19 @@ def test_streaming_a_non_causal_stack_is_a_clear_error():
 def test_stack_rejects_wrong_width():
     with pytest.raises(ValueError, match=r"\(batch, length, 32\)"):
         MixerStack(DIM, "conv")(torch.randn(1, 5, 16))
+
+
+def test_mlp_activation_gelu_tanh_is_the_tanh_approximation():
+    from spanmix.backbone import make_ffn
+
+    torch.manual_seed(0)
+    exact, approx = make_ffn("mlp", 8, 4.0, 0.0), make_ffn("mlp", 8, 4.0, 0.0, act="gelu_tanh")
+    approx.load_state_dict(exact.state_dict())  # same parameter names (fc1, fc2): official weights load
+    x = 3 * torch.randn(5, 8)
+    h = exact.fc1(x)
+    torch.testing.assert_close(approx(x), exact.fc2(0.5 * h * (1 + torch.tanh(0.7978845608 * (h + 0.044715 * h**3)))))
+    assert not torch.allclose(approx(x), exact(x), atol=1e-6)
+    stack = MixerStack(8, "hyena", act="gelu_tanh", max_len=16)
+    assert stack.blocks[0].ffn.act.approximate == "tanh"
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        make_ffn("mlp", 8, 4.0, 0.0, act="relu")

@@ -10,20 +10,30 @@ its classification heads (Sec. 4.2-4.3) and the published model sizes (App. A.1,
     clf = HyenaDNAClassifier(n_classes=2, pooling="mean", **CONFIGS["tiny-1k"])
     probs = clf(ids).softmax(-1)                          # (B, n_classes)
 
-Architecture (Sec. 3.1, Fig. 1.3): token embedding -> ``n_layer`` × [pre-norm residual Hyena operator
-(order 2, implicit filter FFN of width ``filter_order`` on ``emb_dim`` positional features with an
-exponential-decay window, short depthwise filter of 3 taps) + pre-norm residual GELU MLP of width
-``d_inner``] -> LayerNorm -> LM head tied to the embedding. The body is ``spanmix.backbone.MixerStack``,
-whose blocks are exactly this layout (norm -> mixer -> +; norm -> MLP -> +; final norm).
+Architecture (Sec. 3.1, Fig. 1.3): token embedding (dropout 0.1) -> ``n_layer`` × [pre-norm residual Hyena
+operator (order 2, implicit filter FFN of width ``filter_order`` on ``emb_dim`` positional features with Sin
+activations of frequency 10 and an exponential-decay window, short depthwise filter of 3 taps) + pre-norm
+residual MLP of width ``d_inner`` with tanh-approximate GELU] -> LayerNorm -> LM head tied to the embedding.
+The body is ``spanmix.backbone.MixerStack``, whose blocks are exactly this layout (norm -> mixer -> +;
+norm -> MLP -> +; final norm). By default the Hyena operator has the official layout (``layout="official"``:
+order-1 = one long filter per layer), so the published sizes have exactly their published parameter counts
+(``PUBLISHED_PARAMS``, pinned in the tests); ``layout="paper"`` gives the Hyena paper's Def. 3.1 (order
+filters per layer: +``filter_order·d_model + d_model`` parameters per layer). The embedding has
+``pad_vocab_multiple``-padded rows (16 for the 12 tokens, as the official ``pad_vocab_size_multiple: 8``);
+the logits are returned for the 12 real tokens only. Official checkpoints load with
+``spanmix.apps.genomics.official.load_official`` (Hugging Face or Lightning naming, see there).
 
-Departures from the official code (``HazyResearch/hyena-dna``, ``standalone_hyenadna.py``):
+Departures from the official code (``HazyResearch/hyena-dna``, ``standalone_hyenadna.py`` and
+``src/models/sequence/hyena.py``):
 
-- The Hyena operator is the backbone's, which follows the Hyena paper's Def. 3.1 (N long filters for
-  order N) where the official code uses N-1; for order 2 each layer therefore has one extra
-  ``filter_order × d_model`` output matrix and ``d_model`` skip weights (+8.3k parameters per layer at
-  d_model 128). Parameter counts (``count_parameters``, the README's Genomics table) are ours.
-- The vocabulary is not padded to a multiple of 8 (12 rows, not 16); embedding/residual dropout are
-  options, default 0 as in the pretraining configs.
+- The filters' positional features are computed, not stored (the official ``pos_emb.z`` is a buffer or a
+  parameter with learning rate 0 in every config, so it never changes; the loader checks it), and so is
+  the decay window; the window has no ``+0.05`` shift (the training code's ``shift=0``; the standalone/HF
+  port's 0.05 is ``filter_shift=0.05``).
+- The filter of a sequence longer than ``l_max`` is the ``l_max``-tap one (the official code truncates the
+  input to ``l_max``).
+- Residual dropout is one option (``dropout``: residual branches and MLP, 0 as in the configs) besides
+  ``embed_dropout``; there is no residual in fp32 (``residual_in_fp32``, a mixed-precision detail).
 - Of the official GPT-2-style ``_init_weights`` only the embedding's N(0, 0.02) is kept (no rescaled
   residual projections): the other layers keep their PyTorch/backbone initialisation.
 - Generation uses the mixers' step form (a cached convolution; see ``spanmix.backbone.mixers.hyena``);
@@ -65,8 +75,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "medium-450k": {"n_layer": 8, "d_model": 256, "d_inner": 1024, "l_max": 450000 + 2},
     "large-1m": {"n_layer": 8, "d_model": 256, "d_inner": 1024, "l_max": 1_000_000 + 2},
 }
-#: Published parameter counts, only where a source was at hand (None: not available here).
-PUBLISHED_PARAMS: dict[str, int | None] = {name: None for name in CONFIGS}
+#: Published parameter counts (the released models, counted from the official ``standalone_hyenadna.py``
+#: at these configs: vocabulary padded to 16 rows, one long filter per layer, ``pos_emb.z`` not trained).
+PUBLISHED_PARAMS: dict[str, int] = {
+    "tiny-1k": 436_096,
+    "small-32k": 3_277_568,
+    "medium-160k": 6_550_528,
+    "medium-450k": 6_550_528,
+    "large-1m": 6_550_528,
+}
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -85,8 +102,16 @@ class HyenaDNA(nn.Module):
     Args:
         d_model: width. n_layer: blocks. d_inner: MLP hidden width. l_max: longest filter / context
             (the implicit filters are generated for ``min(L, l_max)`` taps).
-        vocab_size: tokenizer size (12). order, filter_order, emb_dim, short_filter: Hyena options
-            (2, 64, 5, 3 in every published config). dropout: embedding, residual and MLP dropout.
+        vocab_size: tokenizer size (12). pad_vocab_multiple: the embedding/LM-head rows are padded to a
+            multiple of this (8: 16 rows, as published; the padded rows' logits are dropped).
+        order, filter_order, emb_dim, short_filter: Hyena options (2, 64, 5, 3 in every published config).
+        layout: the Hyena operator's ``"official"`` (order-1 long filters, the default) or ``"paper"`` layout.
+        filter_freq: the filter FFN's Sin frequency ``w`` (10 in every HyenaDNA config).
+        filter_shift: added to the filters' decay window (0 as in the training code; 0.05 reproduces the
+            standalone/Hugging Face port).
+        act: the MLP's GELU, ``"gelu_tanh"`` (the official MLP) or ``"gelu"`` (exact).
+        embed_dropout: dropout on the token embeddings (0.1 in every official config).
+        dropout: residual and MLP dropout (0, the official ``resid_dropout``).
         mixer: the mixer schedule of the ``n_layer`` blocks: ``"hyena"`` (the paper), ``"full"`` (a causal
             Transformer of the same size, the scaling baseline) or any causal ``MixerStack`` schedule
             (``"mamba"``, ``"hyena,full"``, ...); each option below reaches only the mixers that accept it.
@@ -105,10 +130,16 @@ class HyenaDNA(nn.Module):
         l_max: int = 1026,
         *,
         vocab_size: int = VOCAB_SIZE,
+        pad_vocab_multiple: int = 8,
         order: int = 2,
         filter_order: int = 64,
         emb_dim: int = 5,
         short_filter: int = 3,
+        layout: str = "official",
+        filter_freq: float = 10.0,
+        filter_shift: float = 0.0,
+        act: str = "gelu_tanh",
+        embed_dropout: float = 0.1,
         dropout: float = 0.0,
         mixer: str = "hyena",
         heads: int = 4,
@@ -116,6 +147,8 @@ class HyenaDNA(nn.Module):
     ):
         super().__init__()
         layers = parse_schedule(mixer, n_layer)  # one mixer name per layer; unknown names fail here
+        if not isinstance(pad_vocab_multiple, int) or pad_vocab_multiple < 1:
+            raise ValueError(f"HyenaDNA: pad_vocab_multiple must be an int >= 1, got {pad_vocab_multiple!r}")
         self.d_model, self.l_max, self.vocab_size, self.mixer_name = d_model, l_max, vocab_size, mixer
         #: constructor arguments (a fine-tuning head rebuilds the same body from them)
         self.config = {
@@ -124,22 +157,31 @@ class HyenaDNA(nn.Module):
             "d_inner": d_inner,
             "l_max": l_max,
             "vocab_size": vocab_size,
+            "pad_vocab_multiple": pad_vocab_multiple,
             "order": order,
             "filter_order": filter_order,
             "emb_dim": emb_dim,
             "short_filter": short_filter,
+            "layout": layout,
+            "filter_freq": filter_freq,
+            "filter_shift": filter_shift,
+            "act": act,
             "mixer": mixer,
             "heads": heads,
         }
-        self.embedding = nn.Embedding(vocab_size, d_model)
+        rows = -(-vocab_size // pad_vocab_multiple) * pad_vocab_multiple
+        self.embedding = nn.Embedding(rows, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)  # as the official _init_weights; N(0, 1) with a tied
         # head would start at logits of std ~sqrt(d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(embed_dropout)
         options = {
             "order": order,
             "filter_order": filter_order,
             "emb_dim": emb_dim,
             "short_filter": short_filter,
+            "layout": layout,
+            "filter_freq": filter_freq,
+            "filter_shift": filter_shift,
             "max_len": l_max,
             "heads": heads,
             "causal": True,
@@ -147,13 +189,14 @@ class HyenaDNA(nn.Module):
         }
         accepted = set().union(*(accepted_options(name) for name in layers))
         options = {k: v for k, v in options.items() if k in accepted}  # each reaches the mixers that take it
-        self.backbone = MixerStack(d_model, layers, mlp_ratio=d_inner / d_model, dropout=dropout, **options)
+        self.backbone = MixerStack(d_model, layers, mlp_ratio=d_inner / d_model, dropout=dropout, act=act,
+                                   **options)
         acausal = sorted({name for name, block in zip(layers, self.backbone.blocks)
                           if not getattr(block.mixer, "causal", False)})
         if acausal:
             raise ValueError(f"HyenaDNA is a causal language model: mixer(s) {acausal} of {mixer!r} cannot be "
                              "causal; use causal mixers such as 'hyena', 'full', 'local', 'mamba' or 's4d'")
-        self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
+        self.lm_head = nn.Linear(d_model, rows, bias=False)
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight
 
@@ -180,7 +223,7 @@ class HyenaDNA(nn.Module):
         return self.backbone(self.drop(self.embedding(ids)), mask=mask)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.lm_head(self.hidden(ids, mask))
+        return self.lm_head(self.hidden(ids, mask))[..., : self.vocab_size]
 
     # ------------------------------------------------------------------ recurrent (step) form
     def init_state(self, batch: int, device=None, dtype=None) -> list[Any]:
@@ -192,7 +235,7 @@ class HyenaDNA(nn.Module):
         """Next-token logits after one more token: ``ids_t`` (B,) long -> (B, vocab)."""
         self.check_ids(ids_t.view(-1, 1))
         h, state = self.backbone.step(self.embedding(ids_t.view(-1)), state)
-        return self.lm_head(h), state
+        return self.lm_head(h)[..., : self.vocab_size], state
 
 
 class _Headed(nn.Module):
@@ -205,6 +248,15 @@ class _Headed(nn.Module):
         self.n_classes = n_classes
         self.lm = HyenaDNA(d_model, n_layer, d_inner, l_max, **options)
         self.head = nn.Linear(d_model, n_classes)
+
+    def layer_id(self, name: str) -> int:
+        """Depth of parameter ``name`` for layer-wise lr decay: embedding 0, block i -> i+1, final norm and
+        head n_layer+1."""
+        if name.startswith("lm.embedding."):
+            return 0
+        if name.startswith("lm.backbone.blocks."):
+            return int(name.split(".")[3]) + 1
+        return len(self.lm.backbone.blocks) + 1
 
     def load_backbone(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load a pretrained ``HyenaDNA`` state dict (keys of the LM, optionally prefixed ``lm.``)."""
@@ -223,8 +275,9 @@ class HyenaDNAClassifier(_Headed):
     pool the final hidden states and apply a linear head.
 
     Args:
-        n_classes: classes. pooling: ``"mean"`` over real (non-pad) tokens, or ``"last"`` (the last real
-            token: with a causal body it has seen the whole sequence; the published default).
+        n_classes: classes. pooling: ``"mean"`` over real (non-pad) tokens (the official GenomicBenchmarks
+            default, ``mode: pool``), or ``"last"`` (the last real token: with a causal body it has seen the
+            whole sequence).
         d_model, n_layer, d_inner, l_max, **options: the ``HyenaDNA`` body.
 
     Shapes: ``ids`` (B, L) long (``[PAD]`` = 4 marks padding) -> logits (B, n_classes).

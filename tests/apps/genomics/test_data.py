@@ -45,3 +45,30 @@ def test_oct4_mafk_split_is_stratified_and_disjoint():
 def test_bad_dataset_name():
     with pytest.raises(ValueError, match="oct4_mafk"):
         ClassificationDataModule("mnist")
+
+
+def rc_coins(ds, epoch: int, workers: int) -> list[bool]:
+    """Which items the training loader reverse-complements in ``epoch`` (unshuffled, so item order is known)."""
+    from spanmix.apps.genomics.tokenizer import reverse_complement
+
+    ds.set_epoch(epoch)
+    loader = torch.utils.data.DataLoader(ds, batch_size=8, num_workers=workers, collate_fn=lambda items: items)
+    got = [seq for batch in loader for seq, _ in batch]
+    coins = []
+    for i, seq in enumerate(got):
+        original = ds.seqs[i]
+        assert seq in (original, reverse_complement(original))
+        coins.append(seq != original)
+    return coins
+
+
+def test_reverse_complement_coins_depend_on_seed_epoch_and_item_not_on_workers():
+    # A generator stored in the Dataset would be copied into each worker: the workers would flip the same
+    # coins as each other, and (re-created each epoch) the same coins every epoch.
+    dm = ClassificationDataModule("oct4_mafk", batch_size=8, rc_augment=True)
+    ds = dm._loader("train", train=True).dataset
+    ds.seqs, ds.labels = ds.seqs[:64], ds.labels[:64]
+    epoch0, epoch1 = rc_coins(ds, 0, 0), rc_coins(ds, 1, 0)
+    assert 16 < sum(epoch0) < 48 and epoch0 != epoch1
+    assert rc_coins(ds, 0, 2) == epoch0 and rc_coins(ds, 1, 2) == epoch1
+    assert epoch0[:8] != epoch0[8:16]  # consecutive batches (different workers) draw different coins

@@ -8,6 +8,7 @@ from spanmix.apps.genomics.models import (
     HyenaDNATokenClassifier,
     count_parameters,
 )
+from spanmix.apps.genomics.models.hyenadna import PUBLISHED_PARAMS
 from spanmix.apps.genomics.tokenizer import CharTokenizer
 
 TOK = CharTokenizer()
@@ -37,9 +38,9 @@ def test_causal(mixer):
     assert not torch.allclose(a[:, 25:], b[:, 25:])
 
 
-@pytest.mark.parametrize("mixer", MIXERS)
-def test_step_equals_full_forward(mixer):
-    lm = tiny(mixer=mixer, heads=2)
+@pytest.mark.parametrize("mixer,layout", [(m, "official") for m in MIXERS] + [("hyena", "paper")])
+def test_step_equals_full_forward(mixer, layout):
+    lm = tiny(mixer=mixer, heads=2, layout=layout)
     ids = rand_ids(3, 70)  # past l_max: the filter is capped at l_max taps in both forms
     with torch.no_grad():
         full = lm(ids)
@@ -72,9 +73,25 @@ def test_tied_head_and_paper_options():
         1026,
     )
     assert len(lm.backbone.blocks) == 2 and lm.backbone.blocks[0].ffn.fc1.out_features == 512
-    # tying: the head adds no parameters
+    # tying: the head adds no parameters; embedding and head have the padded 16 rows, logits the 12 tokens
     untied = HyenaDNA.from_config("tiny-1k", tie_embeddings=False)
-    assert count_parameters(untied) - count_parameters(lm) == TOK.vocab_size * 128
+    assert count_parameters(untied) - count_parameters(lm) == 16 * 128
+    assert lm.embedding.weight.shape == (16, 128) and lm(rand_ids(1, 5)).shape == (1, 5, TOK.vocab_size)
+    assert HyenaDNA.from_config("tiny-1k", pad_vocab_multiple=1).embedding.weight.shape == (12, 128)
+
+
+def test_official_options_are_the_defaults():
+    lm = HyenaDNA.from_config("tiny-1k")
+    mixer, block = lm.backbone.blocks[0].mixer, lm.backbone.blocks[0]
+    assert mixer.layout == "official" and mixer.n_filters == 1 and mixer.filter.bias.shape == (128,)
+    assert torch.equal(mixer.filter.freq.detach(), torch.full((64,), 10.0))  # w: 10 in every config
+    assert block.ffn.act.approximate == "tanh"  # the official Mlp: F.gelu(approximate="tanh")
+    assert lm.drop.p == 0.1 and block.ffn.drop1.p == 0.0  # embed_dropout 0.1, resid_dropout 0
+    ids = rand_ids(1, 30)
+    lm.train()
+    assert not torch.equal(lm.hidden(ids), lm.hidden(ids))  # the embedding dropout is active in training
+    lm.eval()
+    torch.testing.assert_close(lm.hidden(ids), lm.hidden(ids))
 
 
 def test_published_sizes():
@@ -87,6 +104,19 @@ def test_published_sizes():
     }
     with pytest.raises(ValueError, match="unknown HyenaDNA config"):
         HyenaDNA.from_config("huge")
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_published_parameter_counts(name):
+    # The published counts (436,096 / 3,277,568 / 6,550,528), which the official standalone_hyenadna.py
+    # gives at these configs (tests/fixtures/genomics/make_official_hyenadna.py prints them).
+    expected = {"tiny-1k": 436_096, "small-32k": 3_277_568}.get(name, 6_550_528)
+    assert PUBLISHED_PARAMS[name] == expected
+    assert count_parameters(HyenaDNA.from_config(name, l_max=1026)) == expected  # l_max sizes no parameter
+    # The Hyena paper's layout: one more filter per layer, filter_order·d_model + d_model parameters each.
+    cfg = CONFIGS[name]
+    paper = HyenaDNA.from_config(name, l_max=1026, layout="paper")
+    assert count_parameters(paper) - expected == cfg["n_layer"] * 65 * cfg["d_model"]
 
 
 def test_bad_ids():
@@ -121,3 +151,18 @@ def test_load_backbone_checks_shapes():
     torch.testing.assert_close(clf.lm.embedding.weight, lm.embedding.weight)
     with pytest.raises((ValueError, RuntimeError)):
         clf.load_backbone(HyenaDNA(d_model=24, n_layer=2, d_inner=32, l_max=64).state_dict())
+
+
+@pytest.mark.parametrize("name", ["pretrain_ecoli_tiny1k", "pretrain_ecoli_large1m", "finetune_oct4_mafk"])
+def test_configs_use_the_official_embedding_dropout_and_pooling(name):
+    from pathlib import Path
+
+    import yaml
+    from spanmix.apps.genomics import task as tasks
+
+    config = yaml.safe_load((Path(tasks.__file__).parent / "configs" / f"{name}.yaml").read_text())["model"]
+    module = getattr(tasks, config["class_path"].rsplit(".", 1)[1])(**config["init_args"])
+    lm = module.net.lm if hasattr(module.net, "lm") else module.net
+    assert lm.drop.p == 0.1  # hg38_hyena.yaml / genomic_benchmark.yaml: embed_dropout 0.1
+    if hasattr(module.net, "pooling"):
+        assert module.net.pooling == "mean"  # genomic_benchmark.yaml: decoder mode pool

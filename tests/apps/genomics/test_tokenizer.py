@@ -52,3 +52,10 @@ def test_truncation_and_batch_padding():
     batch = CharTokenizer().batch_encode(["ACG", "A"])
     assert batch.shape == (2, 3) and batch.dtype == torch.long
     assert batch[1, :2].tolist() == [tok.pad_id, tok.pad_id] and batch[1, 2] == tok.vocab["A"]
+
+
+def test_ids_equal_the_official_character_tokenizer():
+    # standalone_hyenadna.py CharacterTokenizer(characters=['A', 'C', 'G', 'T', 'N']): its _vocab_str_to_int
+    official = {"[CLS]": 0, "[SEP]": 1, "[BOS]": 2, "[MASK]": 3, "[PAD]": 4, "[RESERVED]": 5, "[UNK]": 6,
+                "A": 7, "C": 8, "G": 9, "T": 10, "N": 11}
+    assert CharTokenizer().vocab == official

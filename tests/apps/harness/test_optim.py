@@ -148,3 +148,41 @@ def test_genomics_tasks_use_the_rule(mixer):
                  ClassifyTask("hyenadna", body, n_classes=2, weight_decay=0.1)):
         task._trainer = SimpleNamespace(max_steps=10, estimated_stepping_batches=10)
         check_task(task, SSM)
+
+
+def test_layer_decay_scales_each_layers_lr_and_keeps_the_decay_rule():
+    stack = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    depth = {"0": 0, "1": 1, "2": 1, "3": 2}
+    groups = param_groups(stack, 0.1, lr=1.0, layer_decay=0.5, layer_id=lambda n: depth[n.split(".")[0]],
+                          num_layers=2)
+    lrs = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert lrs[id(stack[0].weight)] == 0.25 and lrs[id(stack[1].weight)] == 0.5 and lrs[id(stack[3].weight)] == 1.0
+    assert {(g["layer"], g["weight_decay"]) for g in groups} == {(0, 0.1), (1, 0.1), (1, 0.0), (2, 0.1), (2, 0.0)}
+    assert sum(len(g["params"]) for g in groups) == len(list(stack.parameters()))
+    with pytest.raises(ValueError, match="layer_decay must be a number in"):
+        param_groups(stack, 0.1, layer_decay=1.5)
+    with pytest.raises(ValueError, match="needs lr, layer_id and num_layers"):
+        param_groups(stack, 0.1, layer_decay=0.5)
+
+
+def test_genomics_fine_tuning_freezes_the_backbone_and_decays_lr_by_layer():
+    from spanmix.apps.genomics.task import ClassifyTask
+
+    body = {"d_model": 16, "n_layer": 2, "d_inner": 32, "l_max": 64}
+    frozen = ClassifyTask("hyenadna", body, n_classes=2, freeze_backbone=True)
+    frozen._trainer = SimpleNamespace(max_steps=10, estimated_stepping_batches=10)
+    optimised = [p for g in frozen.configure_optimizers()["optimizer"].param_groups for p in g["params"]]
+    assert {id(p) for p in optimised} == {id(p) for p in frozen.net.head.parameters()}
+
+    task = ClassifyTask("hyenadna", body, n_classes=2, lr=1e-3, layer_decay=0.5)
+    task._trainer = SimpleNamespace(max_steps=10, estimated_stepping_batches=10)
+    opt = task.configure_optimizers()["optimizer"]
+    lr_of = {id(p): g["initial_lr"] for g in opt.param_groups for p in g["params"]}  # before the warm-up
+    net = task.net
+    assert lr_of[id(net.lm.embedding.weight)] == pytest.approx(1e-3 * 0.5**3)
+    assert lr_of[id(net.lm.backbone.blocks[0].mixer.in_proj.weight)] == pytest.approx(1e-3 * 0.5**2)
+    assert lr_of[id(net.lm.backbone.blocks[1].ffn.fc1.weight)] == pytest.approx(1e-3 * 0.5)
+    assert lr_of[id(net.head.weight)] == lr_of[id(net.lm.backbone.norm.weight)] == 1e-3
+    assert decayed_by_task(task) == set(decay_split(task.net)[0])  # the decay rule is unchanged
+    with pytest.raises(ValueError, match="layer_decay must be in"):
+        ClassifyTask("hyenadna", body, layer_decay=0.0)
