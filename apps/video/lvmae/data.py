@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
@@ -31,20 +32,26 @@ class EmbeddingSequences(Dataset):
     """Videos' segment embeddings ``[(S_i, D)]`` with labels; random windows when ``windows`` (module docstring)."""
 
     def __init__(self, videos: list[torch.Tensor], labels: list[int], *, windows: bool, segment_seconds: float,
-                 duration_min: float, duration_max: float, max_segments: int, repeats: int = 1):
-        self.videos, self.labels, self.windows = videos, labels, windows
+                 duration_min: float, duration_max: float, max_segments: int, repeats: int = 1, seed: int = 0):
+        self.videos, self.labels, self.windows, self.seed, self.epoch = videos, labels, windows, seed, 0
         self.seconds, self.dmin, self.dmax, self.max_segments = segment_seconds, duration_min, duration_max, max_segments
         self.repeats = repeats if windows else 1
 
     def __len__(self) -> int:
         return len(self.videos) * self.repeats
 
+    def set_epoch(self, epoch: int) -> None:
+        # The window of sample i depends on (seed, epoch, i) only: exact resume (harness/resume.py) and
+        # loader workers fetching ahead both see the same windows.
+        self.epoch = int(epoch)
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         x = self.videos[i % len(self.videos)]
         if self.windows:
-            duration = int(torch.randint(int(self.dmin), int(self.dmax) + 1, (1,)))
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            duration = int(rng.integers(int(self.dmin), int(self.dmax) + 1))
             n = max(1, min(len(x), int(duration // self.seconds), self.max_segments))
-            start = int(torch.randint(0, len(x) - n + 1, (1,)))
+            start = int(rng.integers(0, len(x) - n + 1))
             x = x[start:start + n]
             if len(x) < 2:
                 x = x.repeat(8, 1)
@@ -77,14 +84,14 @@ class LVMAEDataModule(LightningDataModule):
         duration_min, duration_max: the pretraining window's duration range in seconds (10, 1280).
         max_segments: the longest sequence (256). windows_per_video: random windows per video per epoch.
         videos_per_split: use only the first N videos of each split (quick runs and tests).
-        batch_size, num_workers: as usual.
+        batch_size, num_workers: as usual. seed: the windows' seed (a window depends on seed, epoch, index).
     """
 
     def __init__(self, source: str = "composite", root: str | None = None, mode: str = "pretrain",
                  encoder: str | dict[str, Any] = "hist", segment_seconds: float = 5.0, frames_per_segment: int = 8,
                  cache_dir: str | None = None, duration_min: float = 10.0, duration_max: float = 1280.0,
                  max_segments: int = 256, windows_per_video: int = 1, videos_per_split: int | None = None,
-                 batch_size: int = 16, num_workers: int = 0):
+                 batch_size: int = 16, num_workers: int = 0, seed: int = 0):
         super().__init__()
         if source not in ("composite", "precomputed"):
             raise ValueError(f"source must be 'composite' or 'precomputed', got {source!r}")
@@ -98,7 +105,7 @@ class LVMAEDataModule(LightningDataModule):
         self.segment_seconds, self.frames_per_segment, self.cache_dir = segment_seconds, frames_per_segment, cache_dir
         self.duration_min, self.duration_max, self.max_segments = duration_min, duration_max, max_segments
         self.windows_per_video, self.batch_size, self.num_workers = windows_per_video, batch_size, num_workers
-        self.videos_per_split = videos_per_split
+        self.videos_per_split, self.seed = videos_per_split, seed
         self.sets: dict[str, EmbeddingSequences] = {}
         self.num_classes = self._num_classes()
 
@@ -134,7 +141,8 @@ class LVMAEDataModule(LightningDataModule):
                 self.sets[split] = EmbeddingSequences(
                     xs, labels, windows=self.mode == "pretrain" and split == "train",
                     segment_seconds=self.segment_seconds, duration_min=self.duration_min,
-                    duration_max=self.duration_max, max_segments=self.max_segments, repeats=self.windows_per_video)
+                    duration_max=self.duration_max, max_segments=self.max_segments, repeats=self.windows_per_video,
+                    seed=self.seed)
 
     @property
     def input_dim(self) -> int:
