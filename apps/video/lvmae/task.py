@@ -93,6 +93,11 @@ def load_lvmae_weights(model: LVMAE, path: str) -> None:
     exported ``model.safetensors`` / export folder."""
     from spanmix.apps.harness.export import load_checkpoint_file
 
+    if not os.path.exists(path) and not os.path.isabs(path):
+        from spanmix.apps.harness.weights import PACKAGE_ROOT
+
+        if (PACKAGE_ROOT / path).exists():  # a shipped export named relative to the repository (pretrained/...)
+            path = str(PACKAGE_ROOT / path)
     if os.path.isdir(path):
         path = os.path.join(path, "model.safetensors")
     if not os.path.isfile(path):
