@@ -105,6 +105,13 @@ def _lvmae_metrics(records: dict[str, dict[str, Any]]) -> str:
                           f"{r['baselines']['mean_kept']:.5f} | {r['baselines']['nearest_kept']:.5f} | "
                           f"{r['parameters']:,} | {r['train_seconds']:.0f} | `{r['command']}` |"
                           for n, r in pre.items()) + "\n\n"
+        for n, r in pre.items():
+            loss = r["test"].get("test/loss", float("nan"))
+            base = min(r["baselines"]["mean_kept"], r["baselines"]["nearest_kept"])
+            verdict = "beats" if loss < base else \
+                "does **not** beat"
+            text += (f"`{n}` {verdict} the better of the two untrained predictors on the masked segments "
+                     f"({loss:.5f} vs {base:.5f}).\n\n")
     if probes:
         text += "| entry | probe | test accuracy | trained parameters | train s | command |\n|---|---|---|---|---|---|\n"
         text += "\n".join(f"| `{n}` | {r['probe']} | {r['test'].get('test/acc', float('nan')):.3f} | "
