@@ -50,11 +50,3 @@ def test_fit_on_precomputed_embeddings_in_the_official_layout(tmp_path):
     r = _cli(tmp_path, "fit", "--config", str(CONFIGS / "lvmae_composite_tiny.yaml"), "--data.source", "precomputed",
              "--data.root", str(root), "--model.model_options.input_dim", "16", *QUICK)
     assert r.returncode == 0, r.stderr[-2000:]
-
-
-def test_bad_option_is_one_line_exit_2(tmp_path):
-    r = _cli(tmp_path, "fit", "--config", str(CONFIGS / "lvmae_composite_tiny.yaml"), "--data.source", "youtube",
-             "--trainer.max_epochs", "1")
-    assert r.returncode == 2
-    lines = [line for line in r.stderr.strip().splitlines() if line.strip() and not line.startswith("Seed set")]
-    assert len(lines) == 1 and "source must be 'composite' or 'precomputed'" in lines[0], r.stderr

@@ -1,9 +1,8 @@
-"""LV-MAE segmenting and the embed command: boundaries, the last partial segment, and one clear error per bad file."""
+"""LV-MAE segmenting: boundaries, the last partial segment, and one clear error per bad file (the embed
+command's own tests are in test_lvmae_commands.py)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -73,34 +72,3 @@ def test_bad_files_raise_one_clear_error(tmp_path):
         list(iter_segments(tmp_path / "missing.mp4"))
 
 
-def _cli(*args, env_extra=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "spanmix.apps.cli", "video", "lvmae", *args],
-                          capture_output=True, text=True, env=env, timeout=120)
-
-
-def test_embed_command_writes_normalised_embeddings_and_times(tmp_path):
-    from spanmix.apps.video.lvmae.cache import read_embeddings
-
-    video = _video(tmp_path / "v.mp4", 12.0)
-    r = _cli("embed", "--input", str(video), "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "c"),
-             "--no-progress")
-    assert r.returncode == 0, r.stderr
-    emb = read_embeddings(tmp_path / "out" / "embeddings.safetensors")
-    assert emb.embeddings.shape == (3, 96)
-    np.testing.assert_allclose(emb.embeddings.norm(dim=1).numpy(), 1.0, atol=1e-6)
-    np.testing.assert_allclose(emb.times.numpy(), [[0, 5], [5, 10], [10, 12]], atol=1e-6)
-    assert emb.meta["encoder"].startswith("hist(") and len(emb.meta["video_sha256"]) == 64
-
-
-@pytest.mark.parametrize("make, message", [
-    (lambda p: _video(p / "short.mp4", 2.0), "shorter than one segment"),
-    (lambda p: _audio_only(p / "sound.m4a"), "has no video stream"),
-    (lambda p: (p / "bad.mp4").write_bytes(b"\x00garbage" * 100) and p / "bad.mp4", "bad.mp4"),
-])
-def test_embed_command_bad_input_is_one_line_exit_2(tmp_path, make, message):
-    path = make(tmp_path)
-    r = _cli("embed", "--input", str(path), "--output", str(tmp_path / "o"), "--cache", str(tmp_path / "c"))
-    assert r.returncode == 2, r.stderr
-    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and "error" in lines[0] and message in lines[0] and "Traceback" not in r.stderr
