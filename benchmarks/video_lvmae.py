@@ -144,7 +144,7 @@ def write(variants: list[dict], speed: list[dict], extract: dict) -> None:
         lines += [f"| {r['variant']} | {r['val_loss']:.5f} | {r['test_loss']:.5f} | {r['probe_val_acc']:.3f} | "
                   f"{r['probe_test_acc']:.3f} | {r['fit_s']:.0f} |" for r in variants]
         lines += ["", "The masked MSE of random and importance masking are not comparable with each other (they "
-                  "mask different segments); compare the probes.", ""]
+                  "mask different segments); compare the probes. `fit s` is wall time on the shared machine (other jobs ran alongside), not a speed measurement.", ""]
     lines += ["## Pretraining step (forward + backward, no optimiser) at 256 segment tokens", "",
               "| model | parameters | batch | s / step | segments / s | peak extra MiB (own process) |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['params']:,} | {r['batch']} | {r['seconds']:.3f} | {r['segments_per_s']:.0f} | "
