@@ -1,8 +1,8 @@
 """``spanmix video lvmae fit|probe`` end to end, offline, on the shipped composited videos and on precomputed
-embeddings in the official layout; bad options are one line, exit 2."""
+embeddings in the official layout (bad options: test_lvmae_commands.py)."""
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,29 +13,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "apps" / "video" / "lvmae" / "configs"
 QUICK = ["--trainer.max_epochs", "1", "--data.videos_per_split", "2", "--trainer.enable_progress_bar", "false"]
+HARNESS = Path(__file__).resolve().parents[1] / "harness"
 
 
-def _cli(tmp_path, *args):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "SPANMIX_CACHE": str(tmp_path / "cache")}
-    return subprocess.run([sys.executable, "-m", "spanmix.apps.cli", "video", "lvmae", *args], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=300)
-
-
-@pytest.mark.slow
-def test_fit_then_probe_on_the_shipped_videos(tmp_path):
-    r = _cli(tmp_path, "fit", "--config", str(CONFIGS / "lvmae_composite_tiny.yaml"), *QUICK)
-    assert r.returncode == 0, r.stderr[-2000:]
-    ckpt = tmp_path / "runs" / "video_lvmae" / "lvmae_composite_tiny" / "checkpoints" / "last.ckpt"
-    assert ckpt.is_file()
-    assert len(list((tmp_path / "cache" / "video" / "lvmae").glob("*.safetensors"))) == 6  # 2 videos x 3 splits
-    r = _cli(tmp_path, "probe", "--config", str(CONFIGS / "probe_composite_tiny.yaml"), *QUICK)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "test/acc" in r.stdout + r.stderr
-
-
-@pytest.mark.slow
-def test_fit_on_precomputed_embeddings_in_the_official_layout(tmp_path):
-    root = tmp_path / "emb"
+def _official_layout(root: Path) -> None:
     for split in ("train", "val", "test"):
         rows = []
         for v in range(2):
@@ -47,6 +28,31 @@ def test_fit_on_precomputed_embeddings_in_the_official_layout(tmp_path):
                 paths.append(f"{split}/vid{v}/{s:05d}_langbind_output.pt")
             rows.append(f'"{paths}",6,{v},class{v}')
         (root / f"{split}.csv").write_text("segment_paths,number_of_segments,label,label_name\n" + "\n".join(rows) + "\n")
-    r = _cli(tmp_path, "fit", "--config", str(CONFIGS / "lvmae_composite_tiny.yaml"), "--data.source", "precomputed",
-             "--data.root", str(root), "--model.model_options.input_dim", "16", *QUICK)
-    assert r.returncode == 0, r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_fit_probe_and_precomputed_fit_offline(tmp_path, lvmae_cache):
+    """One process imports once and forks per command (tests/apps/harness/cli_cases.py); the commands run in order."""
+    _official_layout(tmp_path / "emb")
+    env = {"OMP_NUM_THREADS": "1", "SPANMIX_CACHE": str(lvmae_cache)}
+    pre, probe = str(CONFIGS / "lvmae_composite_tiny.yaml"), str(CONFIGS / "probe_composite_tiny.yaml")
+    cases = {
+        "fit": ["fit", "--config", pre, *QUICK],
+        "probe_fit": ["probe", "fit", "--config", probe, *QUICK],
+        "probe_test": ["probe", "test", "--config", probe, *QUICK, "--ckpt_path", "best"],
+        "precomputed": ["fit", "--config", pre, "--data.source", "precomputed", "--data.root", str(tmp_path / "emb"),
+                        "--model.model_options.input_dim", "16", "--experiment", "pre", *QUICK],
+    }
+    (tmp_path / "cases.json").write_text(json.dumps({k: {"argv": ["video", "lvmae", *v], "env": env}
+                                                     for k, v in cases.items()}))
+    subprocess.run([sys.executable, str(HARNESS / "cli_cases.py"), str(tmp_path / "cases.json"),
+                    str(tmp_path / "out.json")], cwd=tmp_path, check=True, timeout=600)
+    out = json.loads((tmp_path / "out.json").read_text())
+    for name in cases:
+        assert out[name]["code"] == 0, (name, out[name]["stderr"][-2000:])
+    assert (tmp_path / "runs/video_lvmae/lvmae_composite_tiny/checkpoints/last.ckpt").is_file()
+    best = list((tmp_path / "runs/video_lvmae_probe/probe_composite_tiny/checkpoints").glob("best-*.ckpt"))
+    assert len(best) == 1
+    metrics = (tmp_path / "runs/video_lvmae_probe/probe_composite_tiny/csv").rglob("metrics.csv")
+    assert any("test/acc" in p.read_text() for p in metrics)
+    assert (tmp_path / "runs/video_lvmae/pre/checkpoints/last.ckpt").is_file()

@@ -20,8 +20,8 @@ COMMON = ["--trainer.max_epochs", "2", "--resume_every_n_steps", "3", "--trainer
 
 
 @pytest.mark.slow
-def test_killed_pretraining_resumes_bit_for_bit(tmp_path):
-    env = {"PYTHONPATH": str(HARNESS), "SPANMIX_CACHE": str(tmp_path / "cache")}
+def test_killed_pretraining_resumes_bit_for_bit(tmp_path, lvmae_cache):
+    env = {"PYTHONPATH": str(HARNESS), "SPANMIX_CACHE": str(lvmae_cache)}
 
     def argv(name, *extra):
         return ["video", "lvmae", "fit", "--config", str(CONFIG), *COMMON, "--experiment", name, *extra]

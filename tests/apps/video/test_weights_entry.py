@@ -26,14 +26,14 @@ def test_lvmae_entries_use_their_own_commands():
 
 
 @pytest.mark.slow
-def test_shipped_lvmae_probe_reproduces_its_recorded_test_accuracy(tmp_path, monkeypatch):
+def test_shipped_lvmae_probe_reproduces_its_recorded_test_accuracy(lvmae_cache, monkeypatch):
     import torch
 
     from spanmix.apps.harness.export import load_pretrained, read_pretrained_config
     from spanmix.apps.harness.weights import PACKAGE_ROOT
     from spanmix.apps.video.lvmae.data import LVMAEDataModule
 
-    monkeypatch.setenv("SPANMIX_CACHE", str(tmp_path))
+    monkeypatch.setenv("SPANMIX_CACHE", str(lvmae_cache))
     export = PACKAGE_ROOT / "pretrained" / "video" / "lvmae_probe_composite_tiny"
     recorded = read_pretrained_config(export / "config.json")["metadata"]["demo"]["test"]["test/acc"]
     task = load_pretrained(export)
