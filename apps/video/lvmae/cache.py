@@ -23,7 +23,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from spanmix.apps.harness.export import atomic_path
