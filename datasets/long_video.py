@@ -20,8 +20,11 @@ layout, and the annotation files of LVU, COIN and Breakfast in their official la
   P03_cam01_P03_cereals.txt``-style files with one ``start-end label`` line per action (frames at 15 fps);
   the activity (one of 10) is the video's class.
 
-The benchmarks themselves are large downloads behind their authors' terms; ``download_note(name)``
-says where to get them. Nothing here reaches the network.
+Annotations download on request only: ``download("lvu")`` (``lvu_1.0.tar.gz`` from the LVU project page) and
+``download("coin")`` (``COIN.json`` from the coin-dataset/annotations repository) fetch into
+``cache_dir("video")/<name>`` (``$SPANMIX_CACHE``); neither publishes a checksum, so none is checked (the file's
+SHA-256 is printed). Breakfast and the videos themselves are large and behind their authors' terms:
+``download_note(name)`` says where to get them. Nothing else here reaches the network.
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ COMPOSITE_CLASSES = ("pedestrians", "tree", "box", "megamind")
 LVU_TASKS = ("relationship", "way_speaking", "scene", "director", "genre", "writer", "year")
 BREAKFAST_ACTIVITIES = ("cereals", "coffee", "friedegg", "juice", "milk", "pancake", "salat", "sandwich",
                         "scrambledegg", "tea")
+URLS = {"lvu": "https://chaoyuan.org/lvu/lvu_1.0.tar.gz",
+        "coin": "https://raw.githubusercontent.com/coin-dataset/annotations/master/COIN.json"}
 DOWNLOADS = {
     "lvu": "https://github.com/chaoyuaw/lvu (lvu_1.0.zip: the CSVs; the videos are YouTube clips of MovieClips)",
     "coin": "https://coin-dataset.github.io (COIN.json; videos from YouTube)",
@@ -71,6 +76,44 @@ def download_note(name: str) -> str:
     if name not in DOWNLOADS:
         raise ValueError(f"unknown long-video dataset {name!r}; expected one of {sorted(DOWNLOADS)}")
     return f"{name}: download from {DOWNLOADS[name]} and point the loader at the unpacked folder"
+
+
+def _fetch(url: str, dest: Path) -> None:
+    import shutil
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:
+            shutil.copyfileobj(r, f)
+    except OSError as e:
+        raise LongVideoDataError(f"cannot download {url} ({e}); {download_note(dest.parent.name)}") from None
+
+
+def download(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Fetch the annotations of ``lvu`` or ``coin`` (module docstring); returns the folder to read them from:
+    ``<cache>/lvu/lvu_1.0`` (pass it to ``read_lvu``) or ``<cache>/coin`` (holding ``COIN.json``)."""
+    import hashlib
+    import tarfile
+
+    from spanmix.datasets.cache import cache_dir as _cache
+
+    if name not in URLS:
+        raise ValueError(f"download: expected one of {sorted(URLS)}, got {name!r}; {download_note(name)}"
+                         if name in DOWNLOADS else f"unknown long-video dataset {name!r}; expected one of {sorted(URLS)}")
+    root = _cache("video", cache_dir) / name  # an explicit cache_dir is used as it is
+    root.mkdir(parents=True, exist_ok=True)
+    if name == "coin":
+        if not (root / "COIN.json").is_file():
+            _fetch(URLS[name], root / "COIN.json.part")
+            (root / "COIN.json.part").replace(root / "COIN.json")
+        return root
+    if not (root / "lvu_1.0").is_dir():
+        archive = root / "lvu_1.0.tar.gz"
+        _fetch(URLS[name], archive)
+        print(f"lvu_1.0.tar.gz sha256 {hashlib.sha256(archive.read_bytes()).hexdigest()}")
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+    return root / "lvu_1.0"
 
 
 def composite_videos(split: str | None = None, root: str | os.PathLike = SAMPLE_DIR) -> list[LongVideo]:
@@ -150,7 +193,8 @@ def read_lvu(root: str | os.PathLike, task: str, split: str) -> list[LongVideo]:
         raise ValueError(f"LVU task must be one of {LVU_TASKS}, got {task!r}")
     path = Path(root) / task / f"{split}.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"no LVU file {os.fspath(path)!r}; {download_note('lvu')}")
+        raise FileNotFoundError(f"no LVU file {os.fspath(path)!r}; download('lvu') fetches the CSVs "
+                                f"({URLS['lvu']})")
     rows = []
     with open(path) as f:
         f.readline()  # header

@@ -20,7 +20,7 @@ def test_lvu_fixture():
     assert rows[0].extra["imdb_id"] == "tt0073486"
     with pytest.raises(ValueError, match="LVU task must be one of"):
         read_lvu(FIXTURES / "lvu", "mood", "train")
-    with pytest.raises(FileNotFoundError, match="github.com/chaoyuaw/lvu"):
+    with pytest.raises(FileNotFoundError, match="chaoyuan.org/lvu/lvu_1.0.tar.gz"):
         read_lvu(FIXTURES / "lvu", "genre", "train")
 
 
@@ -75,3 +75,22 @@ def test_shipped_composite_videos_have_a_dominant_source():
         dominant = sum(e - s for s, e, name in shots if name == v.label_name)
         assert 2 * dominant > v.extra["duration"] and COMPOSITE_CLASSES[v.label] == v.label_name
         assert Path(v.video).is_file()
+
+
+def test_download_on_request_extracts_lvu_and_fetches_coin(tmp_path, monkeypatch):
+    """The network is replaced by local files; checks what download() does with what arrives."""
+    import shutil
+    import tarfile
+
+    import spanmix.datasets.long_video as lv
+
+    archive = tmp_path / "served.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(FIXTURES / "lvu", arcname="lvu_1.0")
+    served = {lv.URLS["lvu"]: archive, lv.URLS["coin"]: FIXTURES / "coin" / "COIN.json"}
+    monkeypatch.setattr(lv, "_fetch", lambda url, dest: shutil.copy(served[url], dest))
+    root = lv.download("lvu", tmp_path / "cache")
+    assert [r.label for r in read_lvu(root, "scene", "train")] == [0, 2, 1, 2]
+    assert len(read_coin(lv.download("coin", tmp_path / "cache") / "COIN.json")) == 2
+    with pytest.raises(ValueError, match="breakfast: download from"):
+        lv.download("breakfast")
