@@ -78,6 +78,10 @@ class LVMAETask(SpanmixModule):
     def test_step(self, batch, batch_idx):
         self._eval(batch, batch_idx, "test")
 
+    def predict_step(self, batch, batch_idx):
+        """The video representation: the encoder's [CLS] over the whole (unmasked) video, (B, dim)."""
+        return self.model.encode(batch["x"], batch["valid"])[:, 0]
+
     def configure_optimizers(self):
         opt = torch.optim.AdamW(param_groups(self.model, self.weight_decay), lr=self.lr, betas=(0.9, 0.95))
         epochs = max(1, self.trainer.max_epochs or 1)

@@ -60,6 +60,16 @@ def test_probes_learn_a_task_the_features_carry(kind):
     assert acc > 0.6  # chance is 1/3
 
 
+def test_pretraining_task_predicts_the_cls_representation():
+    torch.manual_seed(0)
+    task = LVMAETask(OPTS).eval()
+    x, _ = _data(4)
+    valid = torch.ones(4, 10, dtype=torch.bool)
+    z = task.predict_step({"x": x, "valid": valid}, 0)
+    assert z.shape == (4, 16)
+    torch.testing.assert_close(z, task.model.encode(x, valid)[:, 0])
+
+
 def test_schedule_and_bad_options():
     assert warmup_cosine(0.0, 2, 10, 1.0) == 0.0 and warmup_cosine(1.0, 2, 10, 1.0) == 0.5
     assert warmup_cosine(2.0, 2, 10, 1.0) == 1.0 and abs(warmup_cosine(10.0, 2, 10, 1.0)) < 1e-12
