@@ -10,7 +10,8 @@ It goes through the embedding cache (``--cache``, default ``$SPANMIX_CACHE/video
 continues where it stopped. ``--encoder`` is ``hist`` (fixed colour/gradient histograms, the offline
 default; see ``encoders``) or JSON such as ``{"name": "timm:resnet18", "weights": "resnet18.safetensors"}``.
 
-``fit|validate|test`` are the harness's LightningCLI over ``LVMAETask``; ``probe`` trains the probe of
+``fit|validate|test|predict`` are the harness's LightningCLI over ``LVMAETask`` (``predict``: each video's [CLS]
+representation); ``probe`` trains the probe of
 ``ProbeTask`` (``fit``) and then scores the best checkpoint on the test split (``test``), in one command;
 ``probe fit|test ...`` runs only that half.
 """
