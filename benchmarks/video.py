@@ -5,6 +5,7 @@ second on this CPU with each stage's share.
     python benchmarks/video.py                       # trains 3 runs (parallel), tests them, times the pipeline
     python benchmarks/video.py --collect-only        # rebuild the table from finished runs
     python benchmarks/video.py --only-pipeline --weights pretrained/video/loconet_composite_tiny
+    python benchmarks/video.py --lvmae               # the LV-MAE part instead: benchmarks/video_lvmae.py
 
 Writes ``benchmarks/results/video.md``. The audio-only and visual-only rows are the heads of the ``full`` run
 (trained jointly with the AV head, as in the paper's ablation of the auxiliary losses).
@@ -69,6 +70,10 @@ def pipeline_timing(weights: str, clip: Path) -> tuple[dict[str, float], int]:
 
 
 def main() -> int:
+    if "--lvmae" in sys.argv[1:]:
+        import video_lvmae
+
+        return video_lvmae.main([a for a in sys.argv[1:] if a != "--lvmae"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--only-pipeline", action="store_true")

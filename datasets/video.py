@@ -25,8 +25,8 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Clip", "ClipTooLong", "NoAudioTrack", "UnreadableVideo", "VideoError", "read_clip", "write_clip",
-           "resample_indices"]
+__all__ = ["Clip", "ClipTooLong", "NoAudioTrack", "UnreadableVideo", "VideoError", "iter_frames", "probe_duration",
+           "read_clip", "write_clip", "resample_indices"]
 
 
 class VideoError(ValueError):
@@ -142,6 +142,53 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, sample_rate: int = 160
     idx = order[resample_indices(times_a, fps, duration)]
     out = np.stack([frames[i] for i in idx])
     return Clip(frames=out, fps=float(fps), audio=audio, sample_rate=sample_rate, source_fps=source_fps)
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """The container's stated duration in seconds (the video stream's when the container states none);
+    :class:`UnreadableVideo` for a file with no video stream or no stated duration."""
+    import av
+
+    name = os.path.basename(os.fspath(path))
+    with _open(path) as container:
+        if not container.streams.video:
+            raise UnreadableVideo(f"{name!r} has no video stream (expected a video file with frames)")
+        if container.duration is not None:
+            return container.duration / av.time_base
+        vs = container.streams.video[0]
+        if vs.duration is not None and vs.time_base is not None:
+            return float(vs.duration * vs.time_base)
+    raise UnreadableVideo(f"{name!r} states no duration (expected a seekable video file, e.g. .mp4/.mkv)")
+
+
+def iter_frames(path: str | os.PathLike, *, max_side: int | None = None):
+    """Yield ``(time_s, frame)`` for every decoded frame of the first video stream, ``frame`` (H, W, 3) uint8
+    RGB, without decoding any audio; streams, so memory does not grow with the length of the video.
+    :class:`UnreadableVideo` for no video stream or no decodable frame; a file damaged midway stops at
+    the last good frame."""
+    import av
+
+    name = os.path.basename(os.fspath(path))
+    with _open(path) as container:
+        if not container.streams.video:
+            raise UnreadableVideo(f"{name!r} has no video stream (expected a video file with frames)")
+        vstream = container.streams.video[0]
+        rate = float(vstream.average_rate or vstream.guessed_rate or 25.0)
+        n = 0
+        try:
+            for frame in container.decode(video=0):
+                t = frame.time if frame.time is not None else n / rate
+                if max_side and max(frame.width, frame.height) > max_side:
+                    scale = max_side / max(frame.width, frame.height)
+                    frame = frame.reformat(width=max(2, int(frame.width * scale) // 2 * 2),
+                                           height=max(2, int(frame.height * scale) // 2 * 2))
+                n += 1
+                yield float(t), frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as e:
+            if not n:
+                raise UnreadableVideo(f"{name!r}: no decodable video frame ({e})") from None
+        if not n:
+            raise UnreadableVideo(f"{name!r}: no decodable video frame")
 
 
 def _read_audio(path, sample_rate: int) -> np.ndarray:

@@ -34,7 +34,8 @@ CSS = """
 
 
 def weights_choices(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
-    return [folder.name for folder, _ in demo_exports(weights_dir)]
+    return [folder.name for folder, meta in demo_exports(weights_dir)
+            if meta.get("demo", {}).get("task") != "LV-MAE"]  # the Long video panel's weights
 
 
 def _check_upload(path: str) -> None:
@@ -130,3 +131,6 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
         gr.Markdown(error_box(f"Shipped weights missing in {weights_dir}; run `spanmix weights build video --all`."))
     listen(run_btn.click, partial(detect_speakers, weights_dir=weights_dir), [video, use_shipped, weights],
            [annotated, timeline, thumbs, status], api_name="video_detect")
+    from video_long_panel import build_panel
+
+    build_panel(weights_dir)

@@ -73,6 +73,8 @@ class Entry:
         label: a human name for tables and tabs.
         fit: False for a model without parameters: the table's ``build`` hook makes it, nothing is trained.
         ship: False for a comparison run: trained and scored, exported only inside its run directory.
+        command: the words after ``spanmix`` that name this entry's training CLI when it is not the table's
+            (``("video", "lvmae", "probe")`` in the video table, whose default is ``("video", "asd")``).
     """
 
     name: str
@@ -81,6 +83,7 @@ class Entry:
     label: str = ""
     fit: bool = True
     ship: bool = True
+    command: tuple[str, ...] = ()
 
     def needs(self) -> list[str]:
         """Entries whose exports this entry's overrides name."""
@@ -216,7 +219,8 @@ def effective_config(entry: Entry, overrides: Sequence[str] | None = None) -> di
 
 
 def _command(table: WeightsTable, entry: Entry, overrides: list[str]) -> list[str]:
-    return ["spanmix", *(table.command or (table.app,)), "fit" if entry.fit else "test", "--config", entry.config,
+    return ["spanmix", *(entry.command or table.command or (table.app,)), "fit" if entry.fit else "test",
+            "--config", entry.config,
             *overrides, "--experiment", entry.name]
 
 
@@ -261,7 +265,7 @@ def build_entry(table: WeightsTable, entry: Entry, out_dir: Path, runs_dir: Path
     print("$", " ".join(command), flush=True)
     started = time.time()
     if entry.fit:
-        args = [sys.executable, "-m", "spanmix.apps.cli", *(table.command or (table.app,)), "fit",
+        args = [sys.executable, "-m", "spanmix.apps.cli", *(entry.command or table.command or (table.app,)), "fit",
                 "--config", str(PACKAGE_ROOT / entry.config), *overrides, "--experiment", entry.name,
                 "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false"]
         subprocess.run(args, check=True)

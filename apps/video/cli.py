@@ -1,4 +1,5 @@
-"""``spanmix video <sub-app> ...``: the video apps. ``asd`` (active speaker detection, LoCoNet)."""
+"""``spanmix video <sub-app> ...``: the video apps. ``asd`` (active speaker detection, LoCoNet), ``lvmae``
+(LV-MAE long-video representations)."""
 from __future__ import annotations
 
 import importlib
@@ -6,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 #: sub-app -> module exposing ``main(args)``.
-SUBAPPS = {"asd": "spanmix.apps.video.asd.cli"}
+SUBAPPS = {"asd": "spanmix.apps.video.asd.cli", "lvmae": "spanmix.apps.video.lvmae.cli"}
 
 
 def main(args: Sequence[str] | None = None):
@@ -14,7 +15,8 @@ def main(args: Sequence[str] | None = None):
     if not args or args[0] in ("-h", "--help") or args[0] not in SUBAPPS:
         known = ", ".join(sorted(SUBAPPS))
         msg = (f"usage: spanmix video {{{known}}} fit|validate|test|predict --config CFG.yaml\n"
-               "       spanmix video asd predict --weights DIR --video clip.mp4 --output DIR\n")
+               "       spanmix video asd predict --weights DIR --video clip.mp4 --output DIR\n"
+               "       spanmix video lvmae embed --input long.mp4 --output DIR | probe --config CFG.yaml\n")
         if args and args[0] not in ("-h", "--help"):
             sys.stderr.write(f"spanmix video: unknown sub-app {args[0]!r}; expected one of: {known}\n{msg}")
             raise SystemExit(2)
