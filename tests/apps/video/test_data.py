@@ -95,12 +95,24 @@ def test_audio_noise_is_mixed_at_the_asked_snr():
 
 
 def test_training_augmentation_depends_on_epoch_and_index_only():
-    ds = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment=True)
+    ds = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment="full")
     a = ds[1]
-    again = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment=True)[1]
+    again = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2, augment="full")[1]
     assert all(torch.equal(a[k], again[k]) for k in a)  # a fresh dataset (another worker, a resume) agrees
     ds.set_epoch(1)
     b = ds[1]
     assert torch.equal(a["labels"], b["labels"]) and not torch.equal(a["faces"], b["faces"])
     plain = CompositeASD("train", scenes=3, frames=12, face_size=32, speakers=2)
     assert any(not torch.equal(ds[k]["audio"], plain[k]["audio"]) for k in range(len(ds)))  # another scene's audio
+
+
+def test_flip_only_augmentation_and_bad_choice():
+    flip = CompositeASD("train", scenes=2, frames=12, face_size=32, speakers=2, augment="flip")
+    plain = CompositeASD("train", scenes=2, frames=12, face_size=32, speakers=2)
+    for k in range(len(flip)):
+        a, b = flip[k], plain[k]
+        assert torch.equal(a["audio"], b["audio"])  # no audio mixing
+        for got, ref in zip(a["faces"], b["faces"]):  # each track as is or mirrored, nothing else
+            assert torch.equal(got, ref) or torch.equal(got, ref.flip(-1))
+    with pytest.raises(ValueError, match="--data.augment"):
+        ASDDataModule(augment="rotate")
