@@ -1,4 +1,4 @@
-"""Points app benchmarks -> ``benchmarks/results/points.md``.
+"""Points app benchmarks -> ``benchmarks/results/points.md`` (``--ops``) and ``points_models.md`` (``--models``).
 
     python benchmarks/points.py --ops                 # operator timings at N = 1k, 8k, 64k (minutes)
     python benchmarks/points.py --models --epochs 20  # GPSFormer vs DGCNN vs GPSFormer(local/mamba) on the KiCad set
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _measure import measure
 
 OUT = ROOT / "benchmarks" / "results" / "points.md"
+OUT_MODELS = ROOT / "benchmarks" / "results" / "points_models.md"
 
 
 def _load() -> str:
@@ -140,16 +141,19 @@ def main() -> int:
     ns = ap.parse_args()
     if not (ns.ops or ns.models):
         ns.ops = True
-    parts = ["# Points benchmarks", "",
-             f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
-             f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", ""]
-    if ns.ops:
-        parts += ["## Point operators (one cloud, median of 3)", ""] + bench_ops(tuple(ns.sizes)) + [""]
-    if ns.models:
-        parts += [f"## Models on the shipped KiCad set ({ns.epochs} epochs, 256 points)", ""] + bench_models(ns.epochs) + [""]
-    parts.append(f"Load average after: {_load()}.")
-    OUT.write_text("\n".join(parts) + "\n")
-    print(OUT.read_text())
+    for wanted, out, title, rows in (
+            (ns.ops, OUT, "Point operators (one cloud, median of 3)", lambda: bench_ops(tuple(ns.sizes))),
+            (ns.models, OUT_MODELS, f"Models on the shipped KiCad set ({ns.epochs} epochs, 256 points, same budget)",
+             lambda: bench_models(ns.epochs))):
+        if not wanted:
+            continue
+        parts = ["# Points benchmarks", "",
+                 f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
+                 f"(torch threads {torch.get_num_threads()}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+                 f"load average before: {_load()}.", "", f"## {title}", "", *rows(), "",
+                 f"Load average after: {_load()}."]
+        out.write_text("\n".join(parts) + "\n")
+        print(out.read_text())
     return 0
 
 
