@@ -86,3 +86,32 @@ def test_fit_offline_on_the_frog_configs(task, metric, tmp_path, monkeypatch):
     assert (run / "checkpoints/last.ckpt").is_file()
     text = "".join(p.read_text() for p in (run / "csv").rglob("metrics.csv"))
     assert metric in text
+
+
+def _ply(path, pts):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("ply\nformat ascii 1.0\nelement vertex %d\nproperty float x\nproperty float y\nproperty float z\n"
+                    "end_header\n" % len(pts) + "\n".join("%.5f %.5f %.5f" % tuple(p) for p in pts) + "\n")
+
+
+def test_medpoints_folds_through_the_data_module(tmp_path):
+    """Folds 1-3 train, 4 val, 5 test, in the official layouts; clouds of any size sampled to n_points."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for fold in range(1, 6):
+        _ply(tmp_path / "cls" / f"fold{fold}" / "liver" / "a.ply", rng.normal(size=(10 + fold, 3)))
+        _ply(tmp_path / "seg" / f"fold{fold}" / "pcd" / "a.ply", rng.normal(size=(40, 3)))
+        (tmp_path / "seg" / f"fold{fold}" / "coarse_label").mkdir(parents=True)
+        np.savetxt(tmp_path / "seg" / f"fold{fold}" / "coarse_label" / "a.seg", rng.integers(1, 47, 40), fmt="%d")
+        for part in ("partial", "target"):
+            _ply(tmp_path / "cpl" / f"fold{fold}" / part / "kidneyleft" / "a.ply", rng.normal(size=(30, 3)))
+    cls = PointDataModule("medpoints", task="cls", cache_dir=str(tmp_path / "cls"), n_points=16, batch_size=8)
+    assert cls.num_classes == 46 and [len(cls.splits[s]["label"]) for s in ("train", "val", "test")] == [3, 1, 1]
+    b = next(iter(cls.train_dataloader()))
+    assert b["points"].shape == (3, 16, 3) and b["label"].tolist() == [26] * 3
+    seg = PointDataModule("medpoints", task="seg", cache_dir=str(tmp_path / "seg"), n_points=32, batch_size=8)
+    assert next(iter(seg.test_dataloader()))["parts"].shape == (1, 32)
+    cpl = PointDataModule("medpoints", task="completion", cache_dir=str(tmp_path / "cpl"), n_points=20, n_target=24)
+    b = next(iter(cpl.val_dataloader()))
+    assert b["points"].shape == (1, 20, 3) and b["target"].shape == (1, 24, 3) and b["category"].tolist() == [25]
