@@ -173,8 +173,11 @@ class SeqBlock(nn.Module):
         self.dense = nn.Linear(cin, cout) if cin != cout else nn.Identity()
         self.norm, self.act = GroupNormC(groups, cout), _act()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.dense(x + self.mixer(x))))
+    def forward(self, x: torch.Tensor, batch: int | None = None) -> torch.Tensor:
+        y = self.dense(x + self.mixer(x))
+        if batch is not None:  # normalise over every sequence of a cloud together: (B S, L, C) -> (B, S L, C)
+            return self.act(self.norm(y.reshape(batch, -1, y.shape[-1]))).reshape(y.shape)
+        return self.act(self.norm(y))
 
 
 def scan_orders(xyz: torch.Tensor, serializers: Sequence[PointSerializer], flip: bool) -> list[torch.Tensor]:
@@ -276,10 +279,20 @@ class VanillaSSM(nn.Module):
 class GroupSSM(nn.Module):
     """One scale of a level's group SSM: each centre's ``k`` neighbours (nearest first) as a sequence of
     ``[pos_j - pos_c, f_j]``, two ``SeqBlock`` (in -> middle -> out), max over neighbours.
-    ``seq`` (B, M, k, cin) -> (B, M, cout)."""
+    ``seq`` (B, M, k, cin) -> (B, M, cout).
 
-    def __init__(self, cin: int, cout: int, blocks: int = 2, **block_options):
+    ``norm="sequence"`` (official): GroupNorm statistics per neighbourhood sequence; ``"cloud"``: per cloud over
+    all its neighbourhoods (as flemme's ``DenseBlock`` normalises PointNet++'s grouped features). Per sequence,
+    every neighbourhood is standardised before the max, which leaves little to tell neighbourhoods apart at
+    initialisation (measured on the frog set: the within-cloud spread of level-1 features is 1/10 of their
+    size); the CPU configs use ``"cloud"``.
+    """
+
+    def __init__(self, cin: int, cout: int, blocks: int = 2, norm: str = "sequence", **block_options):
         super().__init__()
+        if norm not in ("sequence", "cloud"):
+            raise ValueError(f"PointSSM: group_norm must be 'sequence' or 'cloud', got {norm!r}")
+        self.cloud_norm = norm == "cloud"
         mid = middle_width(cin, cout)
         widths = [cin] + [mid] * (blocks - 1) + [cout]
         self.blocks = nn.ModuleList(SeqBlock(widths[i], widths[i + 1], **block_options) for i in range(blocks))
@@ -288,7 +301,7 @@ class GroupSSM(nn.Module):
         b, m, k, c = seq.shape
         h = seq.reshape(b * m, k, c)
         for blk in self.blocks:
-            h = blk(h)
+            h = blk(h, b if self.cloud_norm else None)
         return h.reshape(b, m, k, -1).amax(2)
 
 
@@ -314,7 +327,8 @@ class PointSSMEncoder(nn.Module):
                  k: int = 32, scales: int = 2, blocks: int = 2, query: str = "feature",
                  orders: Sequence[str] = ("x", "y", "z", "inside_out"), flip: bool = True, mixer: str = "mamba",
                  mixer_options: dict[str, Any] | None = None, d_state: int = 64, d_conv: int = 4, expand: float = 2,
-                 groups: int = 8, channel_attention: bool = True, final_concat: bool = True, vanilla: bool = True):
+                 groups: int = 8, channel_attention: bool = True, final_concat: bool = True, vanilla: bool = True,
+                 group_norm: str = "sequence"):
         super().__init__()
         check_seq("PointSSM", npoints=npoints, dims=dims, radii=radii)
         if query not in ("feature", "xyz", "ball"):
@@ -330,7 +344,7 @@ class PointSSMEncoder(nn.Module):
                     mixer_options=mixer_options)
         widths = (proj_dim, *dims)
         self.groups_ = nn.ModuleList(
-            nn.ModuleList(GroupSSM(widths[i] + proj_dim, w, blocks, max_len=max(self.ks), **opts)
+            nn.ModuleList(GroupSSM(widths[i] + proj_dim, w, blocks, norm=group_norm, max_len=max(self.ks), **opts)
                           for w in scale_widths(dims[i], scales)) for i in range(len(dims)))
         n_scans = len(self.serializers) * (2 if flip else 1)
         self.vanilla = nn.ModuleList(
@@ -384,7 +398,7 @@ class PointSSMEncoder(nn.Module):
 
 _ENCODER_OPTIONS = ("proj_dim", "npoints", "dims", "radii", "k", "scales", "blocks", "query", "orders", "flip",
                     "mixer", "mixer_options", "d_state", "d_conv", "expand", "groups", "channel_attention",
-                    "final_concat", "vanilla")
+                    "final_concat", "vanilla", "group_norm")
 
 
 def _given(local: dict[str, Any]) -> dict[str, Any]:
@@ -413,7 +427,8 @@ class PointSSMCls(PointModel):
                  orders: Sequence[str] | None = None, flip: bool | None = None, mixer: str | None = None,
                  mixer_options: dict[str, Any] | None = None, d_state: int | None = None, d_conv: int | None = None,
                  expand: float | None = None, groups: int | None = None, channel_attention: bool | None = None,
-                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None):
+                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None,
+                 group_norm: str | None = None):
         super().__init__(in_channels)
         enc, head = _split_options(size, _given(locals()))
         self.encoder = PointSSMEncoder(in_channels, **enc)
@@ -443,7 +458,8 @@ class PointSSMSeg(PointModel):
                  orders: Sequence[str] | None = None, flip: bool | None = None, mixer: str | None = None,
                  mixer_options: dict[str, Any] | None = None, d_state: int | None = None, d_conv: int | None = None,
                  expand: float | None = None, groups: int | None = None, channel_attention: bool | None = None,
-                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None):
+                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None,
+                 group_norm: str | None = None):
         super().__init__(in_channels)
         options = _given(locals())
         options.setdefault("dense", (1024,))
@@ -500,7 +516,8 @@ class PointSSMCompletion(PointModel):
                  orders: Sequence[str] | None = None, flip: bool | None = None, mixer: str | None = None,
                  mixer_options: dict[str, Any] | None = None, d_state: int | None = None, d_conv: int | None = None,
                  expand: float | None = None, groups: int | None = None, channel_attention: bool | None = None,
-                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None):
+                 final_concat: bool | None = None, vanilla: bool | None = None, dense: Sequence[int] | None = None,
+                 group_norm: str | None = None):
         super().__init__(in_channels)
         options = _given(locals())
         options.setdefault("dense", (1024,))

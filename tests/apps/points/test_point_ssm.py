@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from spanmix.apps.points import chamfer as C
 from spanmix.apps.points.models import build_point_model, count_parameters
 from spanmix.apps.points.models import point_ssm as P
@@ -55,6 +56,19 @@ def test_scan_orders_are_permutations_that_round_trip(kind):
         assert bool(((k_seq[:, 1:] - k_seq[:, :-1]) * (1 if o is orders[0] else -1) >= 0).all())
         assert torch.equal(P._unpermute(seq, o, 1), f)                    # exact inverse
         assert torch.equal(P._unpermute(P._permute(f.transpose(1, 2), o, 2), o, 2), f.transpose(1, 2))
+
+
+def test_group_norm_per_cloud_pools_the_statistics_of_all_neighbourhoods():
+    torch.manual_seed(0)
+    seq = torch.randn(2, 6, 5, 19)
+    per_seq, per_cloud = P.GroupSSM(19, 16, 1, d_state=4), P.GroupSSM(19, 16, 1, norm="cloud", d_state=4)
+    per_cloud.load_state_dict(per_seq.state_dict())
+    blk = per_seq.blocks[0]
+    y = blk.dense(seq.reshape(12, 5, 19) + blk.mixer(seq.reshape(12, 5, 19)))            # (B M, k, C)
+    by_cloud = F.group_norm(y.reshape(2, 30, 16).transpose(1, 2), 8, blk.norm.weight, blk.norm.bias, 1e-5)
+    expected = F.leaky_relu(by_cloud.transpose(1, 2)).reshape(2, 6, 5, 16).amax(2)
+    torch.testing.assert_close(per_cloud(seq), expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(per_seq(seq), expected, atol=1e-3)
 
 
 def test_group_and_vanilla_block_shapes():
@@ -134,6 +148,7 @@ def test_segmentation_and_completion_heads():
     (lambda: build_point_model("point_ssm", num_classes=3, query="radius", **MICRO), "query must be"),
     (lambda: build_point_model("point_ssm", num_classes=3, orders=("spiral",), **MICRO), "unknown scan orders"),
     (lambda: build_point_model("point_ssm", num_classes=3, widht=3, **MICRO), "unknown option"),
+    (lambda: build_point_model("point_ssm", num_classes=3, group_norm="batch", **MICRO), "group_norm must be"),
     (lambda: build_point_model("point_ssm_seg", num_classes=3, fp_dims=(8,), **MICRO), "fp_dims needs 3"),
     (lambda: build_point_model("point_ssm_completion", num_classes=3, n_out=16, **MICRO)(cloud(), torch.tensor([0, 5])),
      r"values must be in \[0, 3\)"),
