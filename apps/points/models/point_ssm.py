@@ -51,6 +51,8 @@ Departures from the official code:
   the folding MLPs have no condition injection.
 - As the official code, the vanilla block's short conv runs in point (FPS) order before the scans, and
   its activations are the config's (LeakyReLU), not SiLU; the group blocks' mamba uses SiLU.
+- ``group_norm="cloud"`` (an option; the default ``"sequence"`` is the official): GroupNorm statistics over
+  all neighbourhoods of a cloud instead of each neighbourhood (``GroupSSM``); our CPU frog configs use it.
 
 Shapes: ``x`` (B, N, 3) -> logits (B, classes) | per-point logits (B, N, classes) | completed cloud
 (B, n_out, 3).
