@@ -2,6 +2,7 @@
 
     python benchmarks/points.py --ops                 # operator timings at N = 1k, 8k, 64k (minutes)
     python benchmarks/points.py --models --epochs 20  # GPSFormer vs DGCNN vs GPSFormer(local/mamba) on the KiCad set
+    python benchmarks/points.py --medical --epochs 5  # point SSM (mamba/full/hyena) vs GPSFormer, DGCNN on frog anatomy
 
 ``--ops``: median seconds (one cloud, CPU) of each operator in ``spanmix.apps.points.ops`` on its torch path
 (``SPANMIX_POINTS_TORCH_OPS=1``) beside what a user would otherwise call: farthest point sampling of N/4
@@ -12,6 +13,12 @@ load: the header records the load average before and after.
 
 ``--models``: each config trained with the same epochs and data (the shipped KiCad set, 256 points), then
 tested (OA, mAcc), with parameters and ms per cloud at 1,024 points (batch 16, eval, no voting).
+
+``--medical`` (-> ``benchmarks/results/points_medical.md``): the point SSM's frog classification config
+(``point_ssm_cls_frog.yaml``) with its SSM as ``mamba``, ``full`` attention or ``hyena`` at the same budget
+(epochs, data, recipe), beside GPSFormer (tiny) and DGCNN trained on the same frog clouds with the same
+recipe; test OA / mAcc, parameters, ms per cloud (256 points, batch 16, eval) and, for ``mamba``, the share
+of the forward time spent inside the selective scans (``kernels.selective_scan``, group and vanilla blocks).
 """
 from __future__ import annotations
 
@@ -132,13 +139,94 @@ def bench_models(epochs: int) -> list[str]:
     return rows
 
 
+def _scan_share(net, x) -> float:
+    """Fraction of ``net(x)``'s wall time inside ``selective_scan`` (the vanilla blocks' and the mamba mixer's)."""
+    from spanmix.apps.points.models import point_ssm
+    from spanmix.backbone.mixers import mamba as mamba_mod
+
+    spent = [0.0]
+    originals = (point_ssm.selective_scan, mamba_mod.selective_scan)
+
+    def timed(fn):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            out = fn(*a, **k)
+            spent[0] += time.perf_counter() - t
+            return out
+        return wrapper
+
+    point_ssm.selective_scan, mamba_mod.selective_scan = timed(originals[0]), timed(originals[1])
+    try:
+        with torch.no_grad():
+            net(x)                                  # warm-up (numba compile)
+            spent[0] = 0.0
+            start = time.perf_counter()
+            net(x)
+            total = time.perf_counter() - start
+    finally:
+        point_ssm.selective_scan, mamba_mod.selective_scan = originals
+    return spent[0] / total
+
+
+def bench_medical(epochs: int) -> list[str]:
+    import lightning as L
+    import yaml
+    from spanmix.apps.points.data import PointDataModule
+    from spanmix.apps.points.task import PointsTask
+
+    base = yaml.safe_load((ROOT / "apps/points/configs/point_ssm_cls_frog.yaml").read_text())
+    ssm = base["model"]["model_options"]
+    configs = [("point SSM (mamba)", "point_ssm", {**ssm, "mixer": "mamba"}),
+               ("point SSM (full attention)", "point_ssm", {**ssm, "mixer": "full"}),
+               ("point SSM (hyena)", "point_ssm", {**ssm, "mixer": "hyena"}),
+               ("GPSFormer (tiny)", "gpsformer", {"size": "tiny", "npoints": [128, 64, 32, 16], "scales": [1.0],
+                                                  "neighbors": 16, "radii": [0.2, 0.4, 0.8, 1.6]}),
+               ("DGCNN (k=20)", "dgcnn", {})]
+    rows = ["| model | parameters | test OA | test mAcc | ms / cloud (256 pts) | scan share | train s |",
+            "|---|---|---|---|---|---|---|"]
+    for label, model, options in configs:
+        L.seed_everything(0)
+        dm = PointDataModule(**base["data"])
+        m = base["model"]
+        task = PointsTask(model, options, num_classes=dm.num_classes, classes=dm.classes, lr=m["lr"],
+                          weight_decay=m["weight_decay"], optimizer=m["optimizer"], schedule=m["schedule"],
+                          label_smoothing=m["label_smoothing"])
+        trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False)
+        start = time.time()
+        trainer.fit(task, dm)
+        seconds = time.time() - start
+        test = trainer.test(task, datamodule=dm, verbose=False)[0]
+        task.eval()
+        x = next(iter(dm.test_dataloader()))["points"][:16]
+        with torch.no_grad():
+            speed = measure(lambda: task.net(x), repeats=3, budget_s=60)["seconds"] / len(x)
+        share = f"{100 * _scan_share(task.net, x):.0f} %" if options.get("mixer") == "mamba" else "–"
+        params = sum(p.numel() for p in task.net.parameters())
+        rows.append(f"| {label} | {params:,} | {100 * test['test/oa']:.1f} | {100 * test['test/macc']:.1f} | "
+                    f"{1e3 * speed:.0f} | {share} | {seconds:.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ops", action="store_true")
     ap.add_argument("--models", action="store_true")
+    ap.add_argument("--medical", action="store_true")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 8192, 65536], help="N for --ops")
     ns = ap.parse_args()
+    if ns.medical:
+        parts = ["# Points benchmarks: point SSM on frog anatomy", "",
+                 f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
+                 f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", "",
+                 f"## Frog anatomy classification ({ns.epochs} epochs, 256 points, 15 tissues, ONE specimen)", "",
+                 *bench_medical(ns.epochs), "", f"Load average after: {_load()}."]
+        out = OUT.with_name("points_medical.md")
+        out.write_text("\n".join(parts) + "\n")
+        print(out.read_text())
+        return 0
     if not (ns.ops or ns.models):
         ns.ops = True
     for wanted, out, title, rows in (

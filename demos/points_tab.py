@@ -5,7 +5,8 @@ seen in training) or upload a mesh / point cloud (.ply .pcd .xyz .off .stl .obj 
 ``MAX_UPLOAD_MB`` MB). The page shows the class probabilities from ``pretrained/points/<entry>`` and an
 interactive 3-D view (plotly, in the browser) of the sampled points, coloured by part: predicted parts
 when a part-segmentation export is shipped, else — for shipped shapes — the true parts from the VRML
-materials (labelled so), else one colour. Bad uploads are a message on the page.
+materials (labelled so), else one colour. Bad uploads are a message on the page. A second mode, "Medical"
+(``points_medical.py``), runs the hierarchical point SSM on real frog anatomy.
 
     python demos/hub.py            # the hub, with this tab
 """
@@ -37,6 +38,8 @@ def _exports(weights_dir: Path) -> dict[str, Path]:
     """``{"cls": dir, "partseg": dir}`` of the shipped demo exports (by their recorded task)."""
     found: dict[str, Path] = {}
     for path, meta in demo_exports(weights_dir):
+        if meta["demo"].get("dataset") == "frog":  # the Medical mode's (points_medical.py)
+            continue
         found.setdefault(meta["demo"].get("points_task", "cls"), path)
     return found
 
@@ -133,6 +136,15 @@ def build_tab(weights_dir: Path = WEIGHTS_DIR) -> None:
     """Lay out the Points tab inside the current ``gr.Blocks`` / ``gr.Tab`` context."""
     import gradio as gr
 
+    from points_medical import build_medical
+
+    with gr.Tab("Shapes"):
+        _build_shapes(gr, weights_dir)
+    with gr.Tab("Medical"):
+        build_medical(weights_dir)
+
+
+def _build_shapes(gr, weights_dir: Path) -> None:
     choices = shipped_choices()
     have = _exports(weights_dir)
     gr.Markdown(

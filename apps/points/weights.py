@@ -3,11 +3,11 @@ classify``): entries for the weights builder.
 
     spanmix weights build points --all
 
-Each entry is one of our configs trained on the shipped KiCad set (10 classes, 240 train / 40 val / 80 test
-models, split by model); its record carries the classes and part names, the points per cloud the model was
-trained with, and its test scores: OA / mAcc with and without voting (classification), instance / class
-mIoU and point accuracy (part segmentation; the Points tab colours clouds by the predicted parts when such an
-export is shipped).
+Each entry is one of our configs trained on a shipped set: the KiCad set (10 classes, 240 train / 40 val / 80
+test models, split by model) or the frog anatomy set (15 tissues; one specimen); its record carries the
+classes and part names, the points per cloud the model was trained with, and the test scores (OA / mAcc with
+and without voting; instance / class mIoU and point accuracy of KiCad part segmentation, whose export makes
+the Points tab colour clouds by predicted parts; mIoU and per-tissue Dice; Chamfer L1/L2 and F-score@1%).
 """
 from __future__ import annotations
 
@@ -47,7 +47,28 @@ def _describe(b: Built) -> dict[str, Any]:
     }
 
 
+def _medical_rows(records: dict[str, dict[str, Any]], out_dir) -> list[str]:
+    rows = []
+    for name in sorted(records):
+        d = records[name]
+        if d.get("dataset") != "frog":
+            continue
+        t = d["test_metrics"]
+        size = (out_dir / name / "model.safetensors").stat().st_size
+        if d["points_task"] == "cls":
+            score = f"OA {100 * t['oa']:.1f} %, mAcc {100 * t['macc']:.1f} %"
+        elif d["points_task"] == "seg":
+            score = f"mIoU {100 * t['miou']:.1f} %, point acc. {100 * t['point_acc']:.1f} %"
+        else:
+            score = f"CD-L1 {t['cd_l1']:.4f}, CD-L2 {t['cd_l2']:.4f}, F@1% {100 * t['fscore']:.1f} %"
+        rows.append(f"| `{name}` | {d['label']} | {d['parameters']:,} | {d['test_models']} | {score} | "
+                    f"{size / 1024:.0f} KiB | {d['train_seconds']:.0f} | `{d['command']}` |")
+    return rows
+
+
 def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
+    medical = _medical_rows(records, out_dir)
+    records = {k: v for k, v in records.items() if v.get("dataset") != "frog"}
     rows = []
     for name in sorted(records):
         d = records[name]
@@ -69,7 +90,16 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
             "are not results about GPSFormer. Regenerate with `spanmix weights build points --all`.\n\n"
             "| weights | what | parameters | test models | OA (%) | mAcc (%) | OA vote (%) | mAcc vote (%) | "
             "inst. mIoU (%) | cls. mIoU (%) | point acc. (%) | size | train s | command |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+            + ("" if not medical else
+               "\n## Medical (frog anatomy, point SSM)\n\nTiny point SSM weights (`apps/points/models/point_ssm.py`) "
+               "trained by our configs on the shipped frog set (`datasets/samples/points_frog.npz`: surface clouds of "
+               "15 tissues of ONE real frog from the pyvista wheel; train and test are different views of the same "
+               "organs, so these scores do not measure generalisation across subjects). Test split: 45 partial-organ "
+               "clouds (classification, completion), 6 whole-body crops (segmentation; mIoU = macro Jaccard over the "
+               "test points of all crops). Completion: input with the 20 % nearest a seeded point removed.\n\n"
+               "| weights | what | parameters | test clouds | test scores | size | train s | command |\n"
+               "|---|---|---|---|---|---|---|---|\n" + "\n".join(medical) + "\n"))
 
 
 POINTS = WeightsTable(
@@ -79,6 +109,12 @@ POINTS = WeightsTable(
               label="GPSFormer (tiny) · KiCad component shapes, 10 classes"),
         Entry("gpsformer_partseg_kicad", f"{CONFIGS}/gpsformer_partseg_kicad.yaml",
               label="GPSFormer part segmentation (tiny) · KiCad body / pins / marking"),
+        Entry("point_ssm_cls_frog", f"{CONFIGS}/point_ssm_cls_frog.yaml",
+              label="Point SSM (tiny) · frog anatomy classification, 15 tissues"),
+        Entry("point_ssm_seg_frog", f"{CONFIGS}/point_ssm_seg_frog.yaml",
+              label="Point SSM (tiny) · frog tissue segmentation, 15 tissues"),
+        Entry("point_ssm_completion_frog", f"{CONFIGS}/point_ssm_completion_frog.yaml",
+              label="Point SSM (tiny) · frog organ completion (20 % removed)"),
     ),
     datamodule=_datamodule,
     describe=_describe,

@@ -20,7 +20,8 @@ import tab_common
 
 #: The endpoints that run a model: one per button, each named ``<tab>_<action>``.
 COMPUTE = {"forecast_predict", "eeg_decode", "finance_predict", "genomics_classify", "genomics_generate",
-           "restore_run", "video_detect", "video_long_analyse", "points_classify", "music_generate"}
+           "restore_run", "video_detect", "video_long_analyse", "points_classify", "points_medical",
+           "music_generate"}
 
 
 @pytest.fixture(scope="module")

@@ -25,3 +25,20 @@ def test_points_tab(hub_page, screenshot, tmp_path):
     page.locator("#points-status .spanmix-error").wait_for(timeout=60_000)
     assert "2-D" in page.locator("#points-status").inner_text()
     assert "Traceback" not in page.content()
+
+
+@pytest.mark.slow
+def test_points_medical_mode(hub_page, screenshot, tmp_path):
+    """The Medical mode with the shipped frog weights: organ probabilities and the three 3-D views appear."""
+    page = hub_page
+    page.get_by_role("tab", name="Points", exact=True).click()
+    page.get_by_role("tab", name="Medical", exact=True).click()
+    page.get_by_role("button", name="Analyse anatomy", exact=True).click()
+    page.locator("#medical-status", has_text="Predicted organ").wait_for(timeout=180_000)
+    from spanmix.datasets.medical_points import FROG_TISSUES
+
+    label = page.locator("#medical-label").inner_text()
+    assert any(t in label for t in FROG_TISSUES)
+    page.locator("#medical-plot .js-plotly-plot").wait_for(timeout=60_000)
+    assert page.locator("#medical-plot").inner_text().count("completed") >= 1
+    screenshot(page, tmp_path / "points_medical.png")

@@ -28,11 +28,14 @@ APPS = {
     "eeg": ("eeg", CFG / "eeg/configs/eegnet_simulated_mi.yaml", ["--data.batch_size", "8"], 7),
     "genomics": ("genomics", CFG / "genomics/configs/cnn_oct4_mafk.yaml", ["--data.batch_size", "8"], 7),
     "points": ("points", CFG / "points/configs/dgcnn_kicad.yaml", ["--data.batch_size", "4"], 7),
+    "points_ssm_cls": ("points", CFG / "points/configs/point_ssm_cls_frog.yaml", ["--data.batch_size", "4"], 7),
+    "points_ssm_completion": ("points", CFG / "points/configs/point_ssm_completion_frog.yaml",
+                              ["--data.batch_size", "4"], 7),
     "restore": ("restore", CFG / "restore/configs/cnn_sr_x2_samples.yaml", ["--data.batch_size", "2"], 7),
     "video": ("video asd", CFG / "video/asd/configs/loconet_composite_tiny.yaml", ["--data.init_args.batch_size", "2"], 7),
     "music": ("music", CFG / "music/configs/melody_lm_chorales.yaml", ["--data.init_args.batch_size", "4"], 7),
 }
-RUNS = {"video": "video_asd"}  # the runs folder of a command that is not the app's name
+RUNS = {"video": "video_asd", "points_ssm_cls": "points", "points_ssm_completion": "points"}  # runs folder when not the key
 COMMON = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "2",
           "--trainer.num_sanity_val_steps", "0", "--resume_every_n_steps", "3", "--trainer.callbacks", "[]",
           "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",

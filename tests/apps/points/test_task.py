@@ -58,7 +58,7 @@ def test_votes_of_one_is_the_softmax():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(task="seg"), "--model.task"),
-    (dict(optimizer="adam"), "--model.optimizer"),
+    (dict(optimizer="rmsprop"), "--model.optimizer"),
     (dict(votes=0), "--model.votes"),
     (dict(model_options={"num_classes": 3}), "must not set"),
     (dict(task="partseg"), "needs a part-segmentation model"),
