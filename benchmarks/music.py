@@ -164,7 +164,7 @@ class MarkovSampler:
             for k, v in ctx.items():
                 counts[k] = v
             p = counts + self.m.alpha * self.n * self.p_uni
-        p = p.reshape(2, 16, 130)
+        p = (p / p.sum()).reshape(2, 16, 130)
         return {"bar": torch.tensor(np.log(p.sum((1, 2)))), "duration": torch.tensor(np.log(p.sum((0, 2)))),
                 "pitch": torch.tensor(np.log(p.sum((0, 1))))}
 
