@@ -25,7 +25,9 @@ piece is primed with its first 16 real events, then every model (and the Markov 
 rest of the piece over the piece's own chords (temperature 1, no top-k; durations never cross a chord
 change or bar line, a hold only continues a note; pitches are NOT restricted to the key, so the in-key
 ratio means something), at most 112 events; the continuations are scored by ``style_report`` against the
-held-out pieces (histogram distances), with the real training pieces' events 16..128 as the reference row.
+held-out pieces (histogram distances) and by their mean tonal tension (``metrics.tonal_tension``: the
+Herremans & Chew spiral-array tensile strain, cloud diameter and cloud momentum per bar, melody + chord
+tones), with the real training pieces' events 16..128 as the reference row.
 """
 from __future__ import annotations
 
@@ -251,7 +253,8 @@ def continue_piece(next_logits, sheet, *, prime: int = PRIME, max_events: int = 
     cont = np.array(rows[prime:], dtype=np.int64).reshape(-1, 4)
     if len(cont) and cont[0, 3] == HOLD:
         cont[0, 3] = next(r[3] for r in reversed(rows[:prime]) if r[3] != HOLD)
-    return LeadSheet(cont, sheet.meter, key=sheet.key, title=sheet.title)
+    return LeadSheet(cont, sheet.meter, (sheet.pickup - onsets[prime]) % sheet.bar_length, sheet.key,
+                     title=sheet.title)
 
 
 def _draw(logits, allowed, gen) -> int:
@@ -263,30 +266,44 @@ def _draw(logits, allowed, gen) -> int:
 
 def generated_style(make_sampler, pieces, reference, seeds=(0,), max_events: int = MAX_EVENTS) -> dict[str, float]:
     """``style_report`` of continuations of every piece (one per seed) against ``reference``."""
-    from spanmix.apps.music.metrics import style_report
-
     pieces = [s for s in pieces if len(s) > PRIME + 1]  # CM-HRNN predicts from the 17th event on
     out = [continue_piece(make_sampler(s), s, seed=seed, max_events=max_events) for s in pieces for seed in seeds]
-    return style_report([s for s in out if len(s)], reference)
+    return melody_report([s for s in out if len(s)], reference)
+
+
+def melody_report(sheets, reference) -> dict[str, float]:
+    """``style_report`` plus the per-piece mean tonal tension (tensile strain, cloud diameter, momentum)."""
+    import numpy as np
+
+    from spanmix.apps.music.metrics import style_report, tonal_tension
+
+    out = style_report(sheets, reference)
+    tension = [tonal_tension(s) for s in sheets]
+    for k in ("tensile_strain", "cloud_diameter", "cloud_momentum"):
+        out[k] = float(np.nanmean([t[k] for t in tension]))
+    return out
 
 
 def real_continuations(pieces, max_events: int = MAX_EVENTS):
-    from spanmix.apps.music.events import HOLD
+    from spanmix.apps.music.events import HOLD, LeadSheet
 
     out = []
     for s in pieces:
+        if len(s) <= PRIME:
+            continue
         ev = s.events[PRIME:max_events].copy()
         if len(ev) and ev[0, 3] == HOLD:
             ev[0, 3] = next(int(p) for p in s.events[:PRIME, 3][::-1] if p != HOLD)
         if len(ev):
-            out.append(s.with_events(ev))
+            out.append(LeadSheet(ev, s.meter, (s.pickup - s.onsets()[PRIME]) % s.bar_length, s.key, title=s.title))
     return out
 
 
 # ---------------------------------------------------------------------------------------------- tables
 STYLE_COLS = ("pitch_class_distance", "interval_distance", "duration_distance", "in_key", "chord_tones",
-              "compression_ratio")
-STYLE_HEAD = "PC dist | interval dist | duration dist | in key | chord tones | compression"
+              "compression_ratio", "tensile_strain", "cloud_diameter", "cloud_momentum")
+STYLE_HEAD = ("PC dist | interval dist | duration dist | in key | chord tones | compression | tensile strain "
+              "| cloud diameter | cloud momentum")
 
 
 def _style(r: dict | None) -> str:
@@ -351,15 +368,13 @@ def adapters(argv: list[str], quick: bool = False, pretrain_steps: int | None = 
             style = generated_style(lambda s: MarkovSampler(markov), test, test, seeds, max_events)
             rows.append(f"| {name} (Markov) on O'Neill train | — | {markov.nll(dm.splits['test']):.3f} | — | — "
                         f"| {_style(style)} | 0 |")
-        from spanmix.apps.music.metrics import style_report
-
         rows.append(f"| real O'Neill train pieces (events {PRIME}..{MAX_EVENTS}) | — | — | — | — "
-                    f"| {_style(style_report(real_continuations(train), test))} | — |")
+                    f"| {_style(melody_report(real_continuations(train), test))} | — |")
     return (header + f"Base: {base_metrics.get('test/nll', float('nan')):.3f} nats/event on the Essen + chorales test "
             f"pieces after {base_s:.0f} s. O'Neill: {len(train)} training pieces, {len(dm.splits['test'])} held-out "
             f"pieces (NLL), {len(test)} continued per seed (style). Adapters sit after each of the 4 blocks (D 96).\n\n"
             f"| model | trainable params | test NLL | pitch NLL | duration NLL | {STYLE_HEAD} | train s |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            + "|---" * 15 + "|\n" + "\n".join(rows) + "\n\n"
             f"Distances: total variation to the held-out O'Neill pieces' histograms (0 = same). Markov NLL is per "
             f"event over whole pieces (the LMs score windows of {cfg['data']['init_args']['seq_len']} events). "
             f"Whole run {time.time() - started:.0f} s.\n")
@@ -369,7 +384,7 @@ def cmhrnn(argv: list[str], quick: bool = False, steps: int | None = None, seeds
     import torch
 
     from spanmix.apps.music.data import featurize
-    from spanmix.apps.music.metrics import MarkovBaseline, style_report
+    from spanmix.apps.music.metrics import MarkovBaseline
 
     cm_cfg, lm_cfg = _config("cm_hrnn_chorales"), _config("melody_lm_chorales")
     seq_len, batch = cm_cfg["data"]["init_args"]["seq_len"], cm_cfg["data"]["init_args"]["batch_size"]
@@ -407,7 +422,7 @@ def cmhrnn(argv: list[str], quick: bool = False, steps: int | None = None, seeds
         style = generated_style(lambda s: MarkovSampler(markov), test, test, seeds, max_events)
         rows.append(f"| {name} (Markov) | — | {markov.nll(dm.splits['test']):.3f} | — | — | — | {_style(style)} | 0 |")
     rows.append(f"| real chorale train pieces (events {PRIME}..{MAX_EVENTS}) | — | — | — | — | — "
-                f"| {_style(style_report(real_continuations(train), test))} | — |")
+                f"| {_style(melody_report(real_continuations(train), test))} | — |")
     return (header + f"Chorales: {len(train)} training pieces, {len(dm.splits['test'])} held-out pieces.\n\n"
             f"How the NLLs are made comparable: both models predict the same three heads (bar flag, duration, pitch; "
             f"independent given the past and the chords) and the NLL per event is the sum of the three "
@@ -418,7 +433,7 @@ def cmhrnn(argv: list[str], quick: bool = False, steps: int | None = None, seeds
             "it CM-HRNN's bar head must infer the position from the durations. Both see the chords ahead (CM-HRNN "
             "through its chord BiRNN over the next-event chords, the LM through its chord encoder).\n\n"
             f"| model | params | test NLL | pitch NLL | duration NLL | bar NLL | {STYLE_HEAD} | train s |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            + "|---" * 16 + "|\n" + "\n".join(rows) + "\n\n"
             "Distances: total variation to the held-out chorales' histograms. Markov NLL is per event over whole "
             f"pieces (all events, not only those after the 16th). Whole run {time.time() - started:.0f} s.\n")
 

@@ -37,6 +37,7 @@ def test_continuation_fills_the_piece_on_its_grid_and_chords(bench, pieces):
         whole = sheet.with_events(np.concatenate([sheet.events[:bench.PRIME], cont.events]))
         assert whole.length == sheet.length
         whole.check_bars()  # bar flags agree with the meter and pickup, no event crosses a bar line
+        cont.check_bars()  # the continuation alone keeps the bar grid (its pickup is set)
         for t, (_, c, _, _) in zip(whole.onsets(), whole.events):
             assert c == next(int(e[1]) for u, e in zip(sheet.onsets()[::-1], sheet.events[::-1]) if u <= t)
 
