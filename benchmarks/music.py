@@ -317,7 +317,7 @@ def _nll(m: dict | None) -> str:
 
 
 def adapters(argv: list[str], quick: bool = False, pretrain_steps: int | None = None, steps: int | None = None,
-             seeds=(0, 1)) -> str:
+             seeds=(0, 1), lr: float | None = None, only: list[str] | None = None) -> str:
     import torch
 
     from spanmix.apps.harness.export import save_pretrained
@@ -325,6 +325,8 @@ def adapters(argv: list[str], quick: bool = False, pretrain_steps: int | None = 
     from spanmix.apps.music.data import featurize
 
     base_cfg, cfg = _config("melody_lm_essen_chorales"), _config("melody_lm_oneill_adapt")
+    if lr:
+        cfg["model"]["init_args"]["lr"] = lr
     pretrain_steps = pretrain_steps or (3 if quick else base_cfg["trainer"]["max_steps"])
     steps = steps or (2 if quick else cfg["trainer"]["max_steps"])
     seeds = seeds[:1] if quick else seeds
@@ -352,6 +354,7 @@ def adapters(argv: list[str], quick: bool = False, pretrain_steps: int | None = 
         runs += [(f"{kind} adapter, size {size}", {"adapters": {"kind": kind, "size": size}}, steps)
                  for kind in ("linear", "conv", "transformer") for size in ADAPTER_SIZES]
         runs += [("from scratch on O'Neill", {"adapters": None, "pretrained": None}, steps)]
+        runs = [r for r in runs if not only or any(o in r[0] for o in only)]
         rows = []
         for label, over, n_steps in runs:
             over = {"pretrained": str(Path(tmp) / "base"), **over}
@@ -448,6 +451,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a few steps and pieces: a smoke run of the tables")
     p.add_argument("--steps", type=int, default=None, help="training steps per model (default: the configs')")
     p.add_argument("--pretrain-steps", type=int, default=None)
+    p.add_argument("--adapt-lr", type=float, default=None,
+                   help="adapters: another learning rate for every adaptation (table music_adapters_lr<LR>.md)")
+    p.add_argument("--only", nargs="+", default=None, help="adapters: only the rows whose label holds one of these")
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--out", type=Path, default=RESULTS)
     ns = p.parse_args(argv)
@@ -460,10 +466,11 @@ def main(argv=None) -> int:
         if part == "speed":
             text = speed(ns.bars)
         elif part == "adapters":
-            text = adapters(argv, ns.quick, ns.pretrain_steps, ns.steps)
+            text = adapters(argv, ns.quick, ns.pretrain_steps, ns.steps, lr=ns.adapt_lr, only=ns.only)
         else:
             text = cmhrnn(argv, ns.quick, ns.steps)
-        (ns.out / f"music_{part}.md").write_text(text)
+        name = f"music_{part}" + (f"_lr{ns.adapt_lr:g}" if part == "adapters" and ns.adapt_lr else "")
+        (ns.out / f"{name}.md").write_text(text)
         print(text)
     return 0
 
