@@ -11,7 +11,9 @@ the corpus in the music21 wheel, BSD-3; provenance in ``datasets/samples/README.
 - ``leadsheets``: tunes with chord symbols (Ryan's Mammoth Collection, the Nottingham sample, two lead sheets);
 - ``folk``: Essen folk songs and O'Neill's 1850 Irish tunes, chords **inferred** per bar from the melody
   (the best-fitting triad or dominant seventh), not written by a person;
-- ``oneill``: the O'Neill tunes of ``folk`` alone (the low-resource style for the adapter experiments).
+- ``oneill``: the O'Neill tunes of ``folk`` alone (the low-resource style for the adapter experiments);
+- ``essen``: the Essen tunes of ``folk`` alone (``folk`` without O'Neill: with ``chorales``, the pretraining
+  corpus of the adapter experiments, which must not have seen the style they adapt to).
 """
 from __future__ import annotations
 
@@ -24,13 +26,14 @@ import numpy as np
 __all__ = ["SAMPLES", "load_sample", "sample_path", "split_pieces"]
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-SAMPLES = ("chorales", "leadsheets", "folk", "oneill")
+SAMPLES = ("chorales", "leadsheets", "folk", "oneill", "essen")
+_FOLK_PARTS = {"oneill": "oneills1850", "essen": "essenFolksong"}  # sub-samples of folk, by source folder
 
 
 def sample_path(name: str) -> Path:
     if name not in SAMPLES:
         raise ValueError(f"unknown music sample {name!r}; expected one of {SAMPLES}")
-    return SAMPLES_DIR / f"music_{'folk' if name == 'oneill' else name}.npz"
+    return SAMPLES_DIR / f"music_{'folk' if name in _FOLK_PARTS else name}.npz"
 
 
 def load_sample(name: str) -> list:
@@ -44,7 +47,7 @@ def load_sample(name: str) -> list:
     out = []
     for i in range(len(z["offsets"]) - 1):
         source = str(z["source"][i])
-        if name == "oneill" and not source.startswith("oneills1850"):
+        if name in _FOLK_PARTS and source.split("/")[0] != _FOLK_PARTS[name]:
             continue
         sheet = LeadSheet(z["events"][z["offsets"][i]:z["offsets"][i + 1]].astype(np.int64),
                           tuple(int(v) for v in z["meter"][i]), Fraction(int(z["pickup16"][i]), 4), str(z["key"][i]),

@@ -5,6 +5,7 @@
     in_key_ratio(sheet), chord_tone_ratio(sheet) # fractions of sounding time
     compression_ratio(sheet)                     # repetition: raw / zlib-compressed size of the event stream
     MarkovBaseline(order=0|1).fit(sheets).nll(sheets)   # unigram / bigram event model, nats per event
+    tonal_tension(sheet)                         # spiral-array tensile strain, cloud diameter, cloud momentum
 
 Histograms count notes (holds merged into their note; rests excluded): pitch classes (12 bins),
 melodic intervals between consecutive notes clipped to ±12 semitones (25 bins), and note durations on
@@ -14,8 +15,22 @@ pitch class belongs to the chord at that time (time under "no chord" is left out
 
 ``compression_ratio`` is a proxy for CM-HRNN's measure, not the same: the paper compresses with
 COSIATEC (Meredith 2013) over translatable point-set patterns; here zlib (LZ77) compresses the byte stream
-of (duration, pitch) events, which also rewards literal repetition. Tonal tension (Herremans & Chew's
-spiral array) is not implemented.
+of (duration, pitch) events, which also rewards literal repetition.
+
+``tonal_tension`` re-derives Herremans & Chew's three tension measures ("Tension ribbons", TENOR 2016) in
+Chew's spiral array (Chew 2000): pitch ``k`` on the line of fifths sits at ``(r sin kπ/2, r cos kπ/2, k h)``;
+a triad's centre is the weighted sum (0.536, 0.274, 0.19) of its root, fifth and third, a major key's
+the same sum of its tonic, dominant and subdominant triads, a minor key's mixes major/minor dominant and
+subdominant triads with α = β = 0.75. At each 16th step the **cloud** is the sounding melody pitch plus
+the tones of the sounding chord (the lead sheet played as melody + block chords); per window (a bar)
+**tensile strain** is the distance from the window's centre of effect (the mean of the per-step cloud
+centroids, silent steps counting as the origin) to the key, **cloud diameter** the mean per-step largest
+distance between two cloud points, **cloud momentum** the distance between consecutive windows' centres.
+Constants as the Herremans group's ``midi-miner`` (``tension_calculation.py``): r = 1, h = 0.4, the
+pieces (already in C major / A minor) spelled on C major's line of fifths, minor pieces too (their relative
+major's). Departures: pitch class 6 is F# (midi-miner: Gb; F# is the common one in these tunes, the leading
+tone of G); one number per piece, the mean over its windows that sound (centre farther than 0.3 from the
+origin, midi-miner's silence test), momentum over pairs of sounding windows; no key-change detection.
 
 ``MarkovBaseline`` models the whole event (bar, duration, pitch) as one symbol with add-``alpha``
 smoothing over the 2·16·130 symbols, so its NLL is comparable with the LM's per-event NLL (the sum of its
@@ -34,7 +49,8 @@ from spanmix.apps.music.chords import NO_CHORD, chord_pitch_classes
 from spanmix.apps.music.events import HOLD, REST, STEP, LeadSheet
 
 __all__ = ["MarkovBaseline", "chord_tone_ratio", "compression_ratio", "duration_histogram", "histogram_distance",
-           "in_key_ratio", "interval_histogram", "pitch_class_histogram", "style_report"]
+           "in_key_ratio", "interval_histogram", "pitch_class_histogram", "spiral_position", "style_report",
+           "tonal_tension"]
 
 MAJOR = {0, 2, 4, 5, 7, 9, 11}
 MINOR = {0, 2, 4, 5, 7, 8, 9, 11}
@@ -85,16 +101,19 @@ def histogram_distance(p: np.ndarray, q: np.ndarray) -> float:
     return float(0.5 * np.abs(_norm(p) - _norm(q)).sum())
 
 
-def _sounding(sheet: LeadSheet):
-    """(duration, pitch, chord) of every sounding event piece, holds resolved to their note's pitch."""
+def _sounding_or_silent(sheet: LeadSheet):
+    """(duration, MIDI pitch or None, chord) of every event, holds resolved to their note's pitch."""
     current = None
     for _, c, d, p in sheet.events:
         if p == REST:
             current = None
         elif p != HOLD:
             current = int(p) - 2
-        if current is not None:
-            yield Fraction(int(d) + 1, 4), current, int(c)
+        yield Fraction(int(d) + 1, 4), current, int(c)
+
+
+def _sounding(sheet: LeadSheet):
+    return ((d, p, c) for d, p, c in _sounding_or_silent(sheet) if p is not None)
 
 
 def in_key_ratio(sheets) -> float:
@@ -176,3 +195,67 @@ def style_report(sheets, reference) -> dict[str, float]:
         "chord_tones": chord_tone_ratio(sheets),
         "compression_ratio": float(np.mean([compression_ratio(s) for s in sheets])),
     }
+
+
+# ---------------------------------------------------------------------------------------------- tonal tension
+SPIRAL_R, SPIRAL_H = 1.0, 0.4
+SPIRAL_WEIGHTS = (0.536, 0.274, 0.19)
+SPIRAL_ALPHA = SPIRAL_BETA = 0.75
+FIFTHS = (0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5)  # line-of-fifths index of each pitch class (C major spelling)
+
+
+def spiral_position(k: int) -> np.ndarray:
+    """Position of line-of-fifths index ``k`` (C = 0, G = 1, F = -1) in the spiral array."""
+    quarter = int(k) % 4  # exact sin/cos of k*pi/2
+    return np.array([(0, 1, 0, -1)[quarter] * SPIRAL_R, (1, 0, -1, 0)[quarter] * SPIRAL_R, k * SPIRAL_H])
+
+
+def _triad(k: int, minor: bool) -> np.ndarray:
+    w = SPIRAL_WEIGHTS
+    return w[0] * spiral_position(k) + w[1] * spiral_position(k + 1) + w[2] * spiral_position(k - 3 if minor else k + 4)
+
+
+def key_position(minor: bool) -> np.ndarray:
+    """Centre of C major (tonic index 0) or A minor (index 3) in the spiral array."""
+    w, a, b = SPIRAL_WEIGHTS, SPIRAL_ALPHA, SPIRAL_BETA
+    if not minor:
+        return w[0] * _triad(0, False) + w[1] * _triad(1, False) + w[2] * _triad(-1, False)
+    return (w[0] * _triad(3, True) + w[1] * (a * _triad(4, False) + (1 - a) * _triad(4, True))
+            + w[2] * (b * _triad(2, True) + (1 - b) * _triad(2, False)))
+
+
+def _cloud_steps(sheet: LeadSheet) -> list[list[int]]:
+    """Sounding pitch classes (melody note, then chord tones) at every 16th step."""
+    steps: list[list[int]] = []
+    for d, p, c in _sounding_or_silent(sheet):
+        tones = ([] if p is None else [p % 12]) + ([] if c == NO_CHORD else list(chord_pitch_classes(c)))
+        steps += [tones] * int(d / STEP)
+    return steps
+
+
+def tonal_tension(sheet: LeadSheet, window: Fraction | None = None) -> dict[str, float]:
+    """Mean tensile strain, cloud diameter and cloud momentum of one piece (module docstring); windows are
+    bars (``window`` in quarter lengths overrides), the first one the pickup when there is one."""
+    steps = _cloud_steps(sheet)
+    key = key_position(sheet.key.endswith("minor"))
+    window = Fraction(window) if window else sheet.bar_length
+    first = int((sheet.pickup % window) / STEP) or int(window / STEP)
+    size = int(window / STEP)
+    bounds = [0] + list(range(first, len(steps), size)) + [len(steps)]
+    bounds = sorted(set(bounds))
+    centres, diameters = [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        cents, diam = [], []
+        for tones in steps[a:b]:
+            pts = np.array([spiral_position(FIFTHS[t]) for t in tones]) if tones else np.zeros((0, 3))
+            cents.append(pts.mean(0) if len(pts) else np.zeros(3))
+            diam.append(max((float(np.linalg.norm(u - v)) for i, u in enumerate(pts) for v in pts[i + 1:]), default=0.0))
+        centres.append(np.mean(cents, 0))
+        diameters.append(float(np.mean(diam)))
+    sounding = [float(np.linalg.norm(c)) >= 0.3 for c in centres]
+    strain = [float(np.linalg.norm(c - key)) for c, s in zip(centres, sounding) if s]
+    diam = [d for d, s in zip(diameters, sounding) if s]
+    moves = [float(np.linalg.norm(c1 - c0)) for c0, c1, s0, s1 in zip(centres, centres[1:], sounding, sounding[1:])
+             if s0 and s1]
+    mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
+    return {"tensile_strain": mean(strain), "cloud_diameter": mean(diam), "cloud_momentum": mean(moves)}

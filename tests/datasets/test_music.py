@@ -19,6 +19,12 @@ def test_oneill_is_the_low_resource_style():
     assert "off-grid durations (tuplets/32nds)" in skipped("folk")
 
 
+def test_essen_and_oneill_partition_folk():
+    folk, essen, oneill = (load_sample(n) for n in ("folk", "essen", "oneill"))
+    assert {s.source.split("/")[0] for s in essen} == {"essenFolksong"}
+    assert len(essen) + len(oneill) == len(folk) and len(essen) > 2 * len(oneill)
+
+
 def test_unknown_sample():
     with pytest.raises(ValueError, match="unknown music sample"):
         load_sample("jazz")

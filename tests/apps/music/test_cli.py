@@ -46,3 +46,26 @@ def test_generate_errors_name_the_flag(tmp_path):
     assert r.returncode == 2 and "unknown chord 'Q'" in r.stderr
     r = _spanmix("music", "generate", "--weights", tmp_path, "--chords", "C", "--bars", "2", "--output", "x.png")
     assert r.returncode == 2 and "--output" in r.stderr
+
+
+@pytest.mark.slow
+def test_adapter_experiment_configs_pretrain_then_adapt(tmp_path):
+    """The issue #19 configs: the base (no O'Neill) trains, and the O'Neill config loads it and trains adapters."""
+    tiny = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+            "--model.init_args.model_options", '{"dim": 32, "schedule": "local*3,full", "window": 16, "max_len": 256}']
+    configs = ROOT / "apps/music/configs"
+    r = _spanmix("music", "fit", "--config", configs / "melody_lm_essen_chorales.yaml", *tiny,
+                 "--trainer.default_root_dir", tmp_path / "base")
+    assert r.returncode == 0, r.stderr[-2000:]
+    base = tmp_path / "base/checkpoints/last.ckpt"
+    r = _spanmix("music", "fit", "--config", configs / "melody_lm_oneill_adapt.yaml", *tiny,
+                 "--trainer.default_root_dir", tmp_path / "adapt", "--model.init_args.pretrained", base,
+                 "--model.init_args.adapters", '{"kind": "transformer", "size": 8}')
+    assert r.returncode == 0 and f"weights from {base}" in r.stdout + r.stderr, r.stderr[-2000:]
+    import torch
+
+    state = torch.load(tmp_path / "adapt/checkpoints/last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    before = torch.load(base, map_location="cpu", weights_only=True)["state_dict"]
+    assert any(k.startswith("net.adapters.") for k in state)
+    for k, v in before.items():  # the base stayed frozen
+        torch.testing.assert_close(state[k], v)
