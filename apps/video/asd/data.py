@@ -19,7 +19,7 @@ U(-15, 15) degrees; and with probability 1/2 another scene's audio mixed in as n
 (the waveforms are mixed, then the log-mel recomputed). The crop and rotation ranges and the SNR range are
 our choices (the official code's exact ranges could not be read here). ``augment: flip`` keeps the flips only:
 at the tiny CPU budget of ``loconet_composite_tiny.yaml`` the full set cost most of what the model learns
-(test mAP 32.7 vs 59.1 with flips only, same config otherwise), so that config uses ``flip``.
+(test mAP 32.7 vs 46.5 with flips only, same config otherwise; one run each), so that config uses ``flip``.
 """
 from __future__ import annotations
 
