@@ -152,10 +152,17 @@ class TalkNetClips:
 
     Items as ``spanmix.apps.video.asd.data``: ``faces`` (S, T, size, size) uint8 (grayscale; the central
     112x112 of the 224x224 crop, as TalkNet's loader, resized to ``face_size``), ``audio`` (4T, 64) log-mel of
-    the target's wav, ``labels`` (S, T) (1 = SPEAKING_AUDIBLE), ``mask`` (S, T)."""
+    the target's wav, ``labels`` (S, T) (1 = SPEAKING_AUDIBLE), ``mask`` (S, T).
+
+    ``augment`` (training): ``flip``, or ``full`` = the official recipe's list as the composited set has it
+    (``features.augment_track``: one flip / crop / rotation per track; with probability 1/2 another clip's audio
+    mixed in as noise at U(0, 10) dB SNR, ``features.mix_noise``), drawn from ``(seed, epoch, index)``."""
 
     def __init__(self, root: str | os.PathLike, split: str, speakers: int = 3, face_size: int = 112,
-                 max_frames: int = 200):
+                 max_frames: int = 200, augment: str = "none", seed: int = 0):
+        if augment not in ("none", "flip", "full"):
+            raise ValueError(f"--data.augment must be 'none', 'flip' or 'full', got {augment!r}")
+        self.augment, self.seed, self.epoch = augment, seed, 0
         self.root, self.split = Path(root), split
         csv_path = self.root / "csv" / f"{split}_orig.csv"
         if not csv_path.is_file():
@@ -174,6 +181,9 @@ class TalkNetClips:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
     def _face(self, video: str, entity: str, ts: float) -> np.ndarray:
         import cv2
 
@@ -188,7 +198,7 @@ class TalkNetClips:
         import torch
 
         from spanmix.apps.video.asd.context import select_context
-        from spanmix.apps.video.asd.features import log_mel
+        from spanmix.apps.video.asd.features import augment_track, log_mel, mix_noise
 
         video, target = self.keys[k]
         stamps = sorted(self.tracks[(video, target)])[: self.max_frames]
@@ -206,5 +216,16 @@ class TalkNetClips:
                     faces[s, i] = self._face(video, entity, ts)
                     labels[s, i], mask[s, i] = track[ts], True
         audio = _read_wav(self.root / "clips_audios" / self.split / video / f"{target}.wav")
+        if self.augment != "none":
+            rng = np.random.default_rng([self.seed, self.epoch, k])
+            if self.augment == "flip":
+                flips = rng.random(len(ids)) < 0.5
+                faces = np.ascontiguousarray(np.where(flips[:, None, None, None], faces[..., ::-1], faces))
+            else:
+                faces = np.stack([augment_track(track, rng) for track in faces])
+                if rng.random() < 0.5 and len(self.keys) > 1:
+                    other = self.keys[(k + 1 + int(rng.integers(len(self.keys) - 1))) % len(self.keys)]
+                    noise = _read_wav(self.root / "clips_audios" / self.split / other[0] / f"{other[1]}.wav")
+                    audio = mix_noise(audio, noise, float(rng.uniform(0, 10)))
         return {"faces": torch.from_numpy(faces), "audio": torch.from_numpy(log_mel(audio, t)),
                 "labels": torch.from_numpy(labels), "mask": torch.from_numpy(mask)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from spanmix.datasets.ava import AVANotAvailable, TalkNetClips, download_annotations, prepare_clips, read_ava_csv
 from spanmix.datasets.video import write_clip
@@ -66,6 +67,16 @@ def test_prepare_clips_then_load_talknet_layout(tmp_path):
     assert item["labels"][0].tolist() == [0] * 5 + [1] * 5
     assert item["mask"][0].all() and item["mask"][1].sum() == 8 and item["mask"][2].sum() == 8
     assert item["faces"][0].float().mean() > 150  # the bright face region was cropped
+    # training augmentation (the official recipe's list): drawn from (seed, epoch, index) only
+    aug = TalkNetClips(root, "val", speakers=3, face_size=64, augment="full")
+    a, again = aug[0], TalkNetClips(root, "val", speakers=3, face_size=64, augment="full")[0]
+    assert all(torch.equal(a[k], again[k]) for k in a)
+    assert torch.equal(a["labels"], item["labels"]) and torch.equal(a["mask"], item["mask"])
+    assert not torch.equal(a["faces"], item["faces"])
+    aug.set_epoch(3)
+    assert not torch.equal(aug[0]["faces"], a["faces"])
+    with pytest.raises(ValueError, match="--data.augment"):
+        TalkNetClips(root, "val", augment="blur")
 
 
 def test_offline_messages(tmp_path):

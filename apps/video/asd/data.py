@@ -12,7 +12,7 @@ the audio goes through the pipeline's ``features.log_mel``; so training sees wha
 A sample: ``faces`` (S, T, size, size) uint8, ``audio`` (4T, 64) float32, ``labels`` (S, T) int64,
 ``mask`` (S, T) bool.
 
-Training augmentation (``augment: full``, the default, on the training split of the composited set), as the
+Training augmentation (``augment: full``, the default, on the training split of either source), as the
 official recipe lists it, each drawn from ``(seed, epoch, index)`` and the same for every frame of a track: a horizontal flip with
 probability 1/2; a random crop (side U(0.8, 1) of the face crop, anywhere inside it, resized back); a rotation
 U(-15, 15) degrees; and with probability 1/2 another scene's audio mixed in as noise at an SNR of U(0, 10) dB
@@ -31,9 +31,9 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from spanmix.apps.video.asd.context import select_context
-from spanmix.apps.video.asd.features import crop_faces, log_mel
+from spanmix.apps.video.asd.features import augment_track, crop_faces, log_mel, mix_noise
 
-__all__ = ["ASDDataModule", "CompositeASD", "augment_track", "collate", "mix_noise"]
+__all__ = ["ASDDataModule", "CompositeASD", "collate"]
 
 
 class CompositeASD(Dataset):
@@ -98,33 +98,6 @@ class CompositeASD(Dataset):
                 "labels": torch.from_numpy(labels[order]), "mask": torch.ones(len(order), t, dtype=torch.bool)}
 
 
-def augment_track(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One face track (T, size, size) uint8, flipped / cropped / rotated alike in every frame (module docstring)."""
-    import cv2
-
-    size = track.shape[-1]
-    side = rng.uniform(0.8, 1.0) * size
-    x0, y0 = rng.uniform(0, size - side, 2)
-    angle = rng.uniform(-15, 15)
-    flip = rng.random() < 0.5
-    # crop [x0, x0 + side) resized to the full side, rotated about the centre: one affine map per track
-    rot = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
-    zoom = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side], [0, 0, 1]])
-    m = (np.vstack([rot, [0, 0, 1]]) @ zoom)[:2]
-    out = np.stack([cv2.warpAffine(f, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-                    for f in track])
-    return np.ascontiguousarray(out[..., ::-1]) if flip else out
-
-
-def mix_noise(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """``audio`` with ``noise`` (cut or tiled to its length) added at ``snr_db`` dB (power ratio)."""
-    noise = np.resize(np.asarray(noise, np.float32), len(audio))
-    p_audio, p_noise = float(np.mean(audio ** 2)), float(np.mean(noise ** 2))
-    if p_noise == 0 or p_audio == 0:
-        return audio
-    return (audio + noise * np.sqrt(p_audio / (p_noise * 10 ** (snr_db / 10)))).astype(np.float32)
-
-
 def collate(batch: list[dict]) -> dict:
     """Pad samples to the longest T in the batch (mask False on padding)."""
     t = max(b["faces"].shape[1] for b in batch)
@@ -175,7 +148,8 @@ class ASDDataModule(LightningDataModule):
             from spanmix.datasets.ava import TalkNetClips
 
             return TalkNetClips(self.root, "train" if split == "train" else "val", speakers=self.speakers,
-                                face_size=self.face_size, max_frames=self.max_frames)
+                                face_size=self.face_size, max_frames=self.max_frames,
+                                augment=self.augment if split == "train" else "none", seed=self.seed)
         n = self.scenes[("train", "val", "test").index(split)]
         return CompositeASD(split, n, self.frames, self.face_size, self.speakers, self.seed,
                             augment=self.augment if split == "train" else "none")

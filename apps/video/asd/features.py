@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["AUDIO_FRAMES_PER_VIDEO_FRAME", "FPS", "SAMPLE_RATE", "LogMel", "crop_faces", "log_mel"]
+__all__ = ["AUDIO_FRAMES_PER_VIDEO_FRAME", "FPS", "SAMPLE_RATE", "LogMel", "augment_track", "crop_faces", "log_mel",
+           "mix_noise"]
 
 FPS = 25.0
 SAMPLE_RATE = 16000
@@ -85,3 +86,32 @@ def crop_faces(frames: np.ndarray, frame_indices: np.ndarray, boxes: np.ndarray,
         x1, y1 = np.clip(x1 + pad, 0, padded.shape[1] - side), np.clip(y1 + pad, 0, padded.shape[0] - side)
         out[k] = cv2.resize(padded[y1:y1 + side, x1:x1 + side], (size, size), interpolation=cv2.INTER_AREA)
     return out
+
+
+def augment_track(track: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One face track (T, size, size) uint8, flipped (p 1/2), cropped (side U(0.8, 1), anywhere inside) and
+    rotated (U(-15, 15) degrees) alike in every frame: the training augmentation of ``asd.data`` and
+    ``datasets.ava.TalkNetClips`` (ranges ours)."""
+    import cv2
+
+    size = track.shape[-1]
+    side = rng.uniform(0.8, 1.0) * size
+    x0, y0 = rng.uniform(0, size - side, 2)
+    angle = rng.uniform(-15, 15)
+    flip = rng.random() < 0.5
+    # crop [x0, x0 + side) resized to the full side, rotated about the centre: one affine map per track
+    rot = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    zoom = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side], [0, 0, 1]])
+    m = (np.vstack([rot, [0, 0, 1]]) @ zoom)[:2]
+    out = np.stack([cv2.warpAffine(f, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                    for f in track])
+    return np.ascontiguousarray(out[..., ::-1]) if flip else out
+
+
+def mix_noise(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``audio`` with ``noise`` (cut or tiled to its length) added at ``snr_db`` dB (power ratio)."""
+    noise = np.resize(np.asarray(noise, np.float32), len(audio))
+    p_audio, p_noise = float(np.mean(audio ** 2)), float(np.mean(noise ** 2))
+    if p_noise == 0 or p_audio == 0:
+        return audio
+    return (audio + noise * np.sqrt(p_audio / (p_noise * 10 ** (snr_db / 10)))).astype(np.float32)

@@ -72,7 +72,7 @@ def test_data_module_options_are_checked():
 
 
 def test_track_augmentation_is_one_transform_per_track():
-    from spanmix.apps.video.asd.data import augment_track
+    from spanmix.apps.video.asd.features import augment_track
 
     face = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
     track = np.stack([face] * 5)
@@ -84,7 +84,7 @@ def test_track_augmentation_is_one_transform_per_track():
 
 
 def test_audio_noise_is_mixed_at_the_asked_snr():
-    from spanmix.apps.video.asd.data import mix_noise
+    from spanmix.apps.video.asd.features import mix_noise
 
     rng = np.random.default_rng(0)
     audio, noise = rng.normal(0, 0.3, 16000).astype(np.float32), rng.normal(0, 2.0, 7000).astype(np.float32)
