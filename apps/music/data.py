@@ -119,7 +119,9 @@ class MusicDataModule(LightningDataModule):
     """Windows of the shipped samples, split by piece (``spanmix.datasets.music.split_pieces``).
 
     Args:
-        samples: names of ``spanmix.datasets.music.SAMPLES`` to pool (e.g. ``["folk", "chorales"]``).
+        samples: names of ``spanmix.datasets.music.SAMPLES`` to pool (e.g. ``["folk", "chorales"]``), and
+            ``hooktheory`` (Sheet Sage's HookTheory lead sheets, downloaded on first use) or
+            ``hooktheory:<path to Hooktheory.json.gz>``, split as released (``spanmix.datasets.hooktheory``).
         seq_len: events per window. batch_size, num_workers: loader options.
         val, test, split_seed: the piece split (per sample, then pooled).
         max_train_pieces: keep only the first N training pieces (the low-resource experiments).
@@ -143,6 +145,13 @@ class MusicDataModule(LightningDataModule):
 
         pooled = {"train": [], "val": [], "test": []}
         for name in self.samples:
+            if name.split(":")[0] == "hooktheory":  # the release's own split
+                from spanmix.datasets.hooktheory import download, load_hooktheory
+
+                parts, _ = load_hooktheory(name.split(":", 1)[1] if ":" in name else download())
+                for k, released in (("train", "train"), ("val", "valid"), ("test", "test")):
+                    pooled[k] += parts[released]
+                continue
             for k, v in split_pieces(load_sample(name), self.val, self.test, self.split_seed).items():
                 pooled[k] += v
         if self.max_train_pieces:
