@@ -71,7 +71,27 @@ def augment(points: torch.Tensor, g: torch.Generator, *, scale=(2 / 3, 3 / 2), t
     return out
 
 
-class PointSetDataset(Dataset):
+class EpochItems(Dataset):
+    """Base of the point datasets: ``label`` sets the length, and each item draws from ``item_generator(i)``:
+    from ``(seed, epoch, index)`` in training (fresh each epoch, the same in any worker and after a resume:
+    the harness's contract; its sampler calls ``set_epoch``), from ``(seed, index)`` otherwise (fixed)."""
+
+    train: bool = False
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def item_generator(self, i: int) -> torch.Generator:
+        key = (self.seed * 1_000_003 + self.epoch) * 1_000_003 + i if self.train else self.seed * 1_000_003 + i
+        return torch.Generator().manual_seed(key % 2**63)
+
+
+class PointSetDataset(EpochItems):
     """Clouds ``points`` (M, N0, 3), optional ``normals`` and ``parts`` (M, N0), ``label`` (M,); each item
     takes ``n_points`` points (drawn from ``(seed, epoch, index)`` in training, so a fresh subset each epoch,
     the same in any worker and after a resume; fixed per index otherwise) and is augmented in training.
@@ -85,16 +105,9 @@ class PointSetDataset(Dataset):
         self.label = torch.as_tensor(label, dtype=torch.int64)
         self.n_points, self.train, self.seed = n_points, train, seed
         self.augment_options = augment_options or {}
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.label)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        g = item_generator(self.seed, self.epoch, i, self.train)
+        g = self.item_generator(i)
         n0 = self.points.shape[1]
         idx = torch.randperm(n0, generator=g)[: self.n_points] if self.n_points < n0 else torch.arange(n0)
         x = self.points[i, idx]
@@ -106,13 +119,6 @@ class PointSetDataset(Dataset):
         if self.parts is not None:
             item["parts"] = self.parts[i, idx]
         return item
-
-
-def item_generator(seed: int, epoch: int, index: int, train: bool) -> torch.Generator:
-    """The generator of one item: from ``(seed, epoch, index)`` in training (fresh each epoch, the same in any
-    worker and after a resume: the harness's contract), from ``(seed, index)`` otherwise (fixed)."""
-    key = (seed * 1_000_003 + epoch) * 1_000_003 + index if train else seed * 1_000_003 + index
-    return torch.Generator().manual_seed(key % 2**63)
 
 
 def _take(n0: int, n: int, g: torch.Generator) -> torch.Tensor:
@@ -127,7 +133,7 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return c / c.norm(dim=1).max().clamp_min(1e-12)
 
 
-class CloudListDataset(Dataset):
+class CloudListDataset(EpochItems):
     """Clouds of different sizes (lists of (N_i, 3)), ``label`` (M,), optional per-point ``parts`` (list of
     (N_i,)): each item ``n_points`` of its points (drawn per epoch in training, fixed per index otherwise),
     on the unit sphere."""
@@ -137,16 +143,9 @@ class CloudListDataset(Dataset):
         self.parts = None if parts is None else [torch.as_tensor(p, dtype=torch.int64) for p in parts]
         self.label = torch.as_tensor(label, dtype=torch.int64)
         self.n_points, self.train, self.seed = n_points, train, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.label)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        g = item_generator(self.seed, self.epoch, i, self.train)
+        g = self.item_generator(i)
         idx = _take(len(self.points[i]), self.n_points, g)
         item = {"points": _unit(self.points[i][idx]), "label": self.label[i], "category": self.label[i]}
         if self.parts is not None:
@@ -154,7 +153,7 @@ class CloudListDataset(Dataset):
         return item
 
 
-class CompletionDataset(Dataset):
+class CompletionDataset(EpochItems):
     """Point completion pairs: ``targets`` (list of (N_i, 3), or an (M, N, 3) array) and their ``label``;
     ``partials`` given (MedPointS ships them) or made from the target by ``remove_nearest`` (20% nearest a
     seeded random point; a fresh seed every training epoch). Items: ``points`` (n_points, 3) partial,
@@ -167,18 +166,11 @@ class CompletionDataset(Dataset):
         self.label = torch.as_tensor(label, dtype=torch.int64)
         self.n_points, self.n_target, self.ratio = n_points, n_target, remove_ratio
         self.train, self.seed = train, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.label)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         from spanmix.datasets.medical_points import remove_nearest
 
-        g = item_generator(self.seed, self.epoch, i, self.train)
+        g = self.item_generator(i)
         target = self.targets[i]
         centre, scale = target.mean(0), (target - target.mean(0)).norm(dim=1).max().clamp_min(1e-12)
         if self.partials is None:
