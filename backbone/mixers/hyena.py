@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
-from spanmix.backbone.mixers.depthwise import compute_dtype, depthwise_conv_ref, depthwise_conv_step
+from spanmix.backbone.mixers.depthwise import (causal_depthwise_conv, compute_dtype, depthwise_conv_ref,
+                                               depthwise_conv_step)
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref
 
@@ -189,30 +190,32 @@ class Hyena(Mixer):
         return self._run(x, mask, reference=True)
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None, reference: bool) -> torch.Tensor:
+        # Activations stay (B, L, channels) as the projections give them; only each long convolution's
+        # input and output are seen as (B, D, L) (fft_conv's layout).
         length, cd = x.shape[1], compute_dtype(x.dtype)
-        u = zero_padded(self.in_proj(zero_padded(x, mask)), mask).transpose(1, 2)  # (B, (N+1)·D, L)
+        u = zero_padded(self.in_proj(zero_padded(x, mask)), mask)  # (B, L, (N+1)·D)
         if reference:
-            u = depthwise_conv_ref(u, self.short_conv.weight, self.short_conv.bias,
-                                   left=self.short_filter - 1)
+            u = depthwise_conv_ref(u.transpose(1, 2), self.short_conv.weight, self.short_conv.bias,
+                                   left=self.short_filter - 1).transpose(1, 2)
         else:
-            u = self.short_conv(u)[..., :length]
-        *gates, z = u.split(self.dim, dim=1)
+            u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias)
+        *gates, z = u.split(self.dim, dim=-1)  # (B, L, D) each
         k = self.filters(length, cd)
         skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
         conv = fft_conv_ref if reference else fft_conv
-        keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
+        keep = None if mask is None else mask.unsqueeze(-1).to(x.dtype)
         paper = self.layout == "paper"
         for n in range(self.n_filters):
             if not paper:
                 z = self.dropout(self._gate(gates, n) * z)
             if keep is not None:
                 z = z * keep
-            z = conv(z.to(cd), k[n], skip[n]).to(x.dtype)
+            z = conv(z.transpose(1, 2).to(cd), k[n], skip[n]).to(x.dtype).transpose(1, 2)
             if paper:
                 z = self.dropout(gates[n] * z)
         if not paper:
             z = gates[0] * z
-        return zero_padded(self.out_proj(z.transpose(1, 2)), mask)
+        return zero_padded(self.out_proj(z), mask)
 
     def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
                    max_len: int | None = None) -> dict:
