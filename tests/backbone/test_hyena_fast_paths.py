@@ -73,3 +73,26 @@ def test_hyena_forward_and_all_gradients_match_reference(layout, dtype, masked):
     torch.testing.assert_close(y, y_ref, rtol=tol, atol=tol * scale)
     for (name, _), ga, gr in zip([("x", None), *m.named_parameters()], grads, grads_ref):
         torch.testing.assert_close(ga, gr, rtol=tol, atol=tol * gr.abs().max().item(), msg=lambda s: f"{name}: {s}")
+
+
+def test_no_grad_caches_filters_until_the_filter_changes(monkeypatch):
+    torch.manual_seed(0)
+    m = Hyena(8, order=2, emb_dim=5, max_len=32, layout="official").eval()
+    x = torch.randn(2, 20, 8)
+    expected = m.reference(x)
+    calls = []
+    real = m.filter.forward
+    monkeypatch.setattr(m.filter, "forward", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-6)
+        assert len(calls) == 1  # the second call used the cached filters and spectra
+        m.filter.freq.mul_(1.5)  # an in-place change, as an optimiser step makes
+        changed = m(x)
+        assert len(calls) == 2
+    torch.testing.assert_close(changed, m.reference(x), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(changed, expected)
+    assert not any("cache" in k for k in m.state_dict())
+    y = m(x)  # with autograd: no cache, gradients reach the filter
+    y.sum().backward()
+    assert m.filter.freq.grad is not None and m._cache is None
