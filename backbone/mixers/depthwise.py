@@ -42,7 +42,11 @@ def depthwise_conv_step(buffer: torch.Tensor, x_t: torch.Tensor, weight: torch.T
     return y.to(x_t.dtype), window[..., 1:]
 
 
-def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+_CHUNK = 1 << 14  # rows per chunk of the in-place path
+
+
+def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                          inplace: bool = False) -> torch.Tensor:
     """Causal depthwise convolution in the channels-last layout, by shifted multiply-adds over the taps.
 
     ``x`` (B, L, C), ``weight`` (C, 1, k), ``bias`` (C,) or None -> (B, L, C) in ``x``'s dtype:
@@ -53,7 +57,17 @@ def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     (B, C, L) layout (a full transposing copy) and is itself slow; at L = 64k, C = 384, one thread:
     412 ms for conv1d on the transposed view, 237 ms on a contiguous (B, C, L) input, 159 ms here under
     load (``benchmarks/results/long_conv.md``). Summed in float32 (float64 for float64), rounded once.
+
+    ``inplace=True`` (only without autograd, for a float32/float64 ``x`` the caller owns) overwrites ``x``
+    with the result, chunk by chunk from the end, so no second (B, L, C) activation is allocated.
     """
+    if inplace and not torch.is_grad_enabled() and x.dtype == compute_dtype(x.dtype) and x.shape[1] > _CHUNK:
+        k = weight.shape[-1]
+        for end in range(x.shape[1], 0, -_CHUNK):
+            start = max(0, end - _CHUNK)
+            lo = max(0, start - (k - 1))  # inputs before ``start`` are still unmodified
+            x[:, start:end] = causal_depthwise_conv(x[:, lo:end], weight, bias)[:, start - lo:]
+        return x
     k = weight.shape[-1]
     cd = compute_dtype(x.dtype)
     xc = x.to(cd)

@@ -225,7 +225,7 @@ class Hyena(Mixer):
             u = depthwise_conv_ref(u.transpose(1, 2), self.short_conv.weight, self.short_conv.bias,
                                    left=self.short_filter - 1).transpose(1, 2)
         else:
-            u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias)
+            u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias, inplace=True)
         *gates, z = u.split(self.dim, dim=-1)  # (B, L, D) each
         k, spectra = (self.filters(length, cd), None) if reference else self._filters_and_spectra(length, cd)
         skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)

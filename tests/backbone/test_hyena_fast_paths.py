@@ -76,6 +76,9 @@ def test_hyena_forward_and_all_gradients_match_reference(layout, dtype, masked):
 
 
 def test_no_grad_caches_filters_until_the_filter_changes(monkeypatch):
+    import spanmix.backbone.mixers.depthwise as dw
+
+    monkeypatch.setattr(dw, "_CHUNK", 8)  # the in-place short conv of the no-grad path, in 3 chunks
     torch.manual_seed(0)
     m = Hyena(8, order=2, emb_dim=5, max_len=32, layout="official").eval()
     x = torch.randn(2, 20, 8)
@@ -96,3 +99,23 @@ def test_no_grad_caches_filters_until_the_filter_changes(monkeypatch):
     y = m(x)  # with autograd: no cache, gradients reach the filter
     y.sum().backward()
     assert m.filter.freq.grad is not None and m._cache is None
+
+
+@pytest.mark.parametrize("length", [5, 40, 64])
+def test_short_conv_in_place_equals_out_of_place(monkeypatch, length):
+    import spanmix.backbone.mixers.depthwise as dw
+
+    monkeypatch.setattr(dw, "_CHUNK", 8)  # several chunks, the last one short when length is not a multiple
+    x = torch.randn(2, length, 6, dtype=torch.float64)
+    w, b = torch.randn(6, 1, 3, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    expected = depthwise_conv_ref(x.transpose(1, 2), w, b, left=2).transpose(1, 2)
+    xx = x.clone()
+    with torch.no_grad():
+        y = causal_depthwise_conv(xx, w, b, inplace=True)
+    torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+    if length > 8:
+        assert y.data_ptr() == xx.data_ptr()  # no second activation
+    xg = x.clone().requires_grad_()  # with autograd the input is left alone
+    y = causal_depthwise_conv(xg, w, b, inplace=True)
+    torch.testing.assert_close(y, expected)
+    torch.testing.assert_close(xg.detach(), x)
