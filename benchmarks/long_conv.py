@@ -141,7 +141,7 @@ def main() -> None:
     if path is None:
         print("official standalone HyenaDNA: skipped (no --official-hyenadna PATH given)")
     elif not Path(path).is_file():
-        sys.exit(f"--official-hyenadna: no such file {path!r}; expected the path to standalone_hyenadna.py")
+        ap.error(f"--official-hyenadna: no such file {path!r}; expected the path to standalone_hyenadna.py")
     models = ["ours-official", "ours-paper"] + (["official"] if path else [])
     cells = []  # (section, kind, L, backward)
     for length in args.lengths:
