@@ -45,6 +45,7 @@ bench: install
 	$(PY) benchmarks/finance.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/eeg.py --epochs 15 --seeds 0 1 2
 	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/long_conv.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/points.py --ops
 	$(PY) benchmarks/kernels.py --ptxas
 	$(PY) benchmarks/demo_load.py --concurrency 1 2 4

@@ -20,6 +20,12 @@ groups are concatenated and the backward is autograd's through rfft/irfft (it ke
 Reference (``fft_conv_ref``): ``F.conv1d`` with ``groups=C`` on the left-padded input and the flipped
 kernel — the textbook causal depthwise convolution. O(B·C·L·Lk); for tests and debugging.
 
+Spectrum cache: ``kernel_spectrum(k, L)`` is the kernel's rfft at the size ``fft_conv`` uses for a
+length-L input; a caller whose kernel does not change between calls (inference, evaluation, generation
+with a fixed prompt) computes it once and passes it as ``k_spec=``, saving one rfft of (C, n) per call.
+The caller owns the cache and its invalidation (``Hyena`` keys it on its filter parameters' versions).
+``k_spec`` carries no gradient to ``k``: it is refused when ``k`` needs one.
+
 ``SPANMIX_FORCE_REFERENCE=1`` or ``with reference_mode():`` routes ``fft_conv`` to the reference.
 """
 from __future__ import annotations
@@ -29,7 +35,7 @@ import torch.nn.functional as F
 
 from spanmix.kernels.dispatch import use_reference
 
-__all__ = ["fft_conv", "fft_conv_ref"]
+__all__ = ["fft_conv", "fft_conv_ref", "fft_size", "kernel_spectrum"]
 
 # Long problems run in channel groups: complex temporaries of ~_GROUP_ELEMS elements (16 MiB of
 # complex64) instead of B·C·n, which is both less memory and faster (at L = 64k, C = 128: 157 vs 340 ms
@@ -112,11 +118,29 @@ def fft_conv_ref(u, k, D=None):
     return y.to(u.dtype)
 
 
-def _fft_conv_fast(u, k, D):
+def fft_size(L: int, Lk: int) -> int:
+    """The FFT length ``fft_conv`` uses for inputs of length L and a kernel of Lk taps (2·3·5-smooth)."""
+    return _next_fast_len(L + min(Lk, L) - 1)
+
+
+def kernel_spectrum(k: torch.Tensor, L: int) -> torch.Tensor:
+    """rfft of ``k`` (C, Lk) at the FFT size ``fft_conv`` uses for inputs of length L: (C, n // 2 + 1)
+    complex, in fp32 or wider; pass it to ``fft_conv(..., k_spec=)`` while ``k`` is unchanged."""
+    if not isinstance(k, torch.Tensor) or k.dim() != 2 or not k.is_floating_point():
+        raise ValueError(f"k must be a real floating-point tensor of shape (C, Lk), got {getattr(k, 'shape', k)}")
+    work = torch.promote_types(k.dtype, torch.float32)
+    return torch.fft.rfft(k[:, :L].to(work), n=fft_size(L, k.shape[1]))
+
+
+def _fft_conv_fast(u, k, D, k_spec=None):
     B, C, L = u.shape
     work = _work_dtype(u, k, D)
     k = k[:, :L]
-    n = _next_fast_len(L + k.shape[1] - 1)
+    n = fft_size(L, k.shape[1])
+
+    def k_hat(c0, c1):
+        return torch.fft.rfft(k[c0:c1].to(work), n=n) if k_spec is None else k_spec[c0:c1]
+
     group = min(C, max(_MIN_GROUP, _GROUP_ELEMS // (B * (n // 2 + 1))))
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, k, D))
     if needs_grad or group >= C:
@@ -124,7 +148,7 @@ def _fft_conv_fast(u, k, D):
         for c0 in range(0, C, group):
             c1 = min(C, c0 + group)
             uc = u[:, c0:c1].to(work)  # (B, g, L)
-            spec = torch.fft.rfft(uc, n=n) * torch.fft.rfft(k[c0:c1].to(work), n=n)  # (B, g, n // 2 + 1)
+            spec = torch.fft.rfft(uc, n=n) * k_hat(c0, c1)  # (B, g, n // 2 + 1)
             y = torch.fft.irfft(spec, n=n)[..., :L]  # (B, g, L); samples >= L hold the discarded tail
             if D is not None:
                 y = y + D[c0:c1].to(work)[:, None] * uc
@@ -136,7 +160,7 @@ def _fft_conv_fast(u, k, D):
         c1 = min(C, c0 + group)
         uc = u[:, c0:c1].to(work)
         spec = torch.fft.rfft(uc, n=n)
-        spec *= torch.fft.rfft(k[c0:c1].to(work), n=n)
+        spec *= k_hat(c0, c1)
         y = torch.fft.irfft(spec, n=n)[..., :L]
         if D is not None:
             y.addcmul_(D[c0:c1].to(work)[:, None], uc)
@@ -144,7 +168,7 @@ def _fft_conv_fast(u, k, D):
     return out
 
 
-def fft_conv(u, k, D=None):
+def fft_conv(u, k, D=None, *, k_spec=None):
     """Causal long convolution ``y = k * u (+ D u)`` by zero-padded real FFT; see the module docstring.
 
     Args:
@@ -152,6 +176,7 @@ def fft_conv(u, k, D=None):
         k: (C, Lk) kernel, tap ``s`` multiplies ``u[t - s]``; ``Lk < L``: missing taps are zero;
             ``Lk > L``: truncated to L taps (exact).
         D: optional (C,) skip weight, adds ``D[c] * u``.
+        k_spec: optional ``kernel_spectrum(k, L)``, computed earlier for this very ``k`` (no gradient).
 
     Returns:
         (B, C, L) in the dtype of ``u``; computed in fp32 (or fp64 if any input is fp64).
@@ -160,6 +185,14 @@ def fft_conv(u, k, D=None):
         ValueError: wrong ranks, channel mismatch, empty sequence or kernel, bad ``D`` shape.
     """
     _check_inputs(u, k, D)
+    if k_spec is not None:
+        B, C, L = u.shape
+        want = (C, fft_size(L, k.shape[1]) // 2 + 1)
+        if tuple(k_spec.shape) != want or not k_spec.is_complex():
+            raise ValueError(f"k_spec must be kernel_spectrum(k, L): complex of shape {want}, got "
+                             f"{k_spec.dtype} {tuple(k_spec.shape)}")
+        if torch.is_grad_enabled() and k.requires_grad:
+            raise ValueError("k_spec carries no gradient to k: pass it only when k needs none")
     if use_reference():
         return fft_conv_ref(u, k, D)
-    return _fft_conv_fast(u, k, D)
+    return _fft_conv_fast(u, k, D, k_spec)

@@ -40,3 +40,42 @@ def depthwise_conv_step(buffer: torch.Tensor, x_t: torch.Tensor, weight: torch.T
     if bias is not None:
         y = y + bias.to(cd)
     return y.to(x_t.dtype), window[..., 1:]
+
+
+_CHUNK = 1 << 14  # rows per chunk of the in-place path
+
+
+def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                          inplace: bool = False) -> torch.Tensor:
+    """Causal depthwise convolution in the channels-last layout, by shifted multiply-adds over the taps.
+
+    ``x`` (B, L, C), ``weight`` (C, 1, k), ``bias`` (C,) or None -> (B, L, C) in ``x``'s dtype:
+    ``y[:, t, c] = bias[c] + sum_j weight[c, 0, j] * x[:, t - (k - 1) + j, c]`` (zeros before t = 0), i.e.
+    ``depthwise_conv_ref(x.transpose(1, 2), weight, bias, left=k - 1).transpose(1, 2)``.
+
+    Why by hand rather than ``F.conv1d(groups=C)``: for a few taps at long L oneDNN's depthwise path needs the
+    (B, C, L) layout (a full transposing copy) and is itself slow; at L = 64k, C = 384, one thread:
+    412 ms for conv1d on the transposed view, 237 ms on a contiguous (B, C, L) input, 159 ms here under
+    load (``benchmarks/results/long_conv.md``). Summed in float32 (float64 for float64), rounded once.
+
+    ``inplace=True`` (only without autograd, for a float32/float64 ``x`` the caller owns) overwrites ``x``
+    with the result, chunk by chunk from the end, so no second (B, L, C) activation is allocated.
+    """
+    if inplace and not torch.is_grad_enabled() and x.dtype == compute_dtype(x.dtype) and x.shape[1] > _CHUNK:
+        k = weight.shape[-1]
+        for end in range(x.shape[1], 0, -_CHUNK):
+            start = max(0, end - _CHUNK)
+            lo = max(0, start - (k - 1))  # inputs before ``start`` are still unmodified
+            x[:, start:end] = causal_depthwise_conv(x[:, lo:end], weight, bias)[:, start - lo:]
+        return x
+    k = weight.shape[-1]
+    cd = compute_dtype(x.dtype)
+    xc = x.to(cd)
+    w = weight[:, 0, :].to(cd)  # (C, k)
+    y = xc * w[:, k - 1] if bias is None else torch.addcmul(bias.to(cd), xc, w[:, k - 1])
+    length = x.shape[1]
+    for j in range(k - 1):
+        shift = k - 1 - j  # tap j reads x[t - shift]
+        if shift < length:
+            y[:, shift:].addcmul_(xc[:, :length - shift], w[:, j])
+    return y.to(x.dtype)

@@ -8,12 +8,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
-from spanmix.backbone.mixers.depthwise import compute_dtype, depthwise_conv_ref, depthwise_conv_step
+from spanmix.backbone.mixers.depthwise import (causal_depthwise_conv, compute_dtype, depthwise_conv_ref,
+                                               depthwise_conv_step)
 from spanmix.backbone.registry import register_mixer
-from spanmix.kernels import fft_conv, fft_conv_ref
+from spanmix.kernels import fft_conv, fft_conv_ref, fft_size, kernel_spectrum
 
 
 LAYOUTS = ("paper", "official")
+# Without autograd the filters and their spectra are cached while the filter parameters are unchanged, up to
+# this many bytes of spectra (at L = 64k, D = 128: 64 MiB per filter; at 1M, 1 GiB: not cached).
+SPECTRUM_CACHE_BYTES = 256 * 2**20
 
 
 class HyenaFilter(nn.Module):
@@ -119,6 +123,11 @@ class Hyena(Mixer):
     generates ``self.max_len`` taps and streams without limit. Regenerate the state after changing
     the parameters.
 
+    Without autograd (``torch.no_grad()``, inference, evaluation) the generated filters and their FFT
+    spectra are kept between calls, keyed on the sequence length, dtype and the (storage, version) of every
+    filter parameter, so any change to the filter (an optimiser step, ``load_state_dict``) regenerates them;
+    spectra above ``SPECTRUM_CACHE_BYTES`` are not kept. The cache is not part of the state dict.
+
     Args:
         dim: width D.
         order: N >= 1 (2; >= 2 for ``layout="official"``).
@@ -169,6 +178,25 @@ class Hyena(Mixer):
                                   freq=filter_freq, shift=filter_shift)
         self.dropout = nn.Dropout(dropout)
         self.out_proj = nn.Linear(dim, dim)
+        self._cache: tuple | None = None  # (key, filters, spectra) without autograd; see the class doc
+
+    def _filters_and_spectra(self, length: int, cd: torch.dtype) -> tuple[torch.Tensor, list | None]:
+        """The filters (and, without autograd, their spectra, cached while the filter is unchanged)."""
+        if torch.is_grad_enabled():
+            self._cache = None
+            return self.filters(length, cd), None
+        key = (length, cd, tuple((p.data_ptr(), p._version, p.dtype) for p in self.filter.parameters()))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        k = self.filters(length, cd)
+        taps = k.shape[-1]
+        nbytes = self.n_filters * self.dim * (fft_size(length, taps) // 2 + 1) * 2 * k.element_size()
+        if nbytes > SPECTRUM_CACHE_BYTES:  # too large to keep: neither filters nor spectra are held
+            self._cache = None
+            return k, None
+        spectra = [kernel_spectrum(k[n], length) for n in range(self.n_filters)]
+        self._cache = (key, k, spectra)
+        return k, spectra
 
     def filters(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The long filters for a length-``length`` sequence: (n_filters, D, min(length, max_len))."""
@@ -189,30 +217,36 @@ class Hyena(Mixer):
         return self._run(x, mask, reference=True)
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None, reference: bool) -> torch.Tensor:
+        # Activations stay (B, L, channels) as the projections give them; only each long convolution's
+        # input and output are seen as (B, D, L) (fft_conv's layout).
         length, cd = x.shape[1], compute_dtype(x.dtype)
-        u = zero_padded(self.in_proj(zero_padded(x, mask)), mask).transpose(1, 2)  # (B, (N+1)·D, L)
+        u = zero_padded(self.in_proj(zero_padded(x, mask)), mask)  # (B, L, (N+1)·D)
         if reference:
-            u = depthwise_conv_ref(u, self.short_conv.weight, self.short_conv.bias,
-                                   left=self.short_filter - 1)
+            u = depthwise_conv_ref(u.transpose(1, 2), self.short_conv.weight, self.short_conv.bias,
+                                   left=self.short_filter - 1).transpose(1, 2)
         else:
-            u = self.short_conv(u)[..., :length]
-        *gates, z = u.split(self.dim, dim=1)
-        k = self.filters(length, cd)
+            u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias, inplace=True)
+        *gates, z = u.split(self.dim, dim=-1)  # (B, L, D) each
+        k, spectra = (self.filters(length, cd), None) if reference else self._filters_and_spectra(length, cd)
         skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
-        conv = fft_conv_ref if reference else fft_conv
-        keep = None if mask is None else mask.unsqueeze(1).to(x.dtype)
+        keep = None if mask is None else mask.unsqueeze(-1).to(x.dtype)
         paper = self.layout == "paper"
         for n in range(self.n_filters):
             if not paper:
                 z = self.dropout(self._gate(gates, n) * z)
             if keep is not None:
                 z = z * keep
-            z = conv(z.to(cd), k[n], skip[n]).to(x.dtype)
+            zt = z.transpose(1, 2).to(cd)  # (B, D, L) view
+            if reference:
+                zt = fft_conv_ref(zt, k[n], skip[n])
+            else:
+                zt = fft_conv(zt, k[n], skip[n], k_spec=None if spectra is None else spectra[n])
+            z = zt.to(x.dtype).transpose(1, 2)
             if paper:
                 z = self.dropout(gates[n] * z)
         if not paper:
             z = gates[0] * z
-        return zero_padded(self.out_proj(z.transpose(1, 2)), mask)
+        return zero_padded(self.out_proj(z), mask)
 
     def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
                    max_len: int | None = None) -> dict:

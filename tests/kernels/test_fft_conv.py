@@ -232,3 +232,34 @@ def test_bad_input_raises_clear_value_error(fn, kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         fn(**args)
+
+
+@pytest.mark.parametrize("with_D", [False, True])
+@pytest.mark.parametrize("Lk", [5, 33, 50])
+def test_cached_kernel_spectrum_gives_the_same_result(monkeypatch, with_D, Lk):
+    from spanmix.kernels import kernel_spectrum
+
+    u, k, D = make(2, 7, 33, Lk, with_D, 10, torch.float64)
+    spec = kernel_spectrum(k, 33)
+    assert spec.shape == (7, fc_module.fft_size(33, Lk) // 2 + 1)
+    uu = u.clone().requires_grad_()  # autograd through u is kept with a cached spectrum
+    out = fft_conv(uu, k, D, k_spec=spec)
+    torch.testing.assert_close(out, fft_conv_ref(u, k, D), rtol=1e-10, atol=1e-10)
+    out.square().sum().backward()
+    uw = u.clone().requires_grad_()
+    fft_conv_ref(uw, k, D).square().sum().backward()
+    torch.testing.assert_close(uu.grad, uw.grad, rtol=1e-10, atol=1e-10)
+    monkeypatch.setattr(fc_module, "_GROUP_ELEMS", 100)  # the in-place grouped inference path
+    monkeypatch.setattr(fc_module, "_MIN_GROUP", 1)
+    with torch.no_grad():
+        torch.testing.assert_close(fft_conv(u, k, D, k_spec=spec), fft_conv_ref(u, k, D), rtol=1e-10, atol=1e-10)
+
+
+def test_bad_kernel_spectrum_raises():
+    from spanmix.kernels import kernel_spectrum
+
+    u, k, _ = make(1, 3, 20, 6, False, 11, torch.float32)
+    with pytest.raises(ValueError, match="k_spec must be kernel_spectrum"):
+        fft_conv(u, k, k_spec=kernel_spectrum(k, 40))  # made for another length
+    with pytest.raises(ValueError, match="no gradient to k"):
+        fft_conv(u, k.clone().requires_grad_(), k_spec=kernel_spectrum(k, 20))
