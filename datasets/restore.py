@@ -35,7 +35,7 @@ import torch.nn.functional as F
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageError", "SAMPLE_SPLITS", "TASKS", "benchmark_sr", "clean_folder",
     "degrade", "gopro_pairs", "haze", "imresize", "load_samples", "mod_crop", "motion_kernel", "paired_folder",
-    "read_image", "sots_pairs", "to_tensor", "to_uint8", "extract_zip",
+    "read_image", "sots_pairs", "to_tensor", "to_uint8", "extract_zip", "download_div2k", "DIV2K_URL",
 ]
 
 TASKS = ("sr", "denoise", "deblur", "dehaze")
@@ -238,8 +238,9 @@ def _images(folder: Path) -> list[Path]:
 
 
 def _missing(what: str, path: Path, layout: str) -> FileNotFoundError:
-    return FileNotFoundError(f"{what} not found at {path}; expected the layout {layout} (download it yourself; "
-                             f"see the README's restore section for the URLs)")
+    return FileNotFoundError(f"{what} not found at {path}; expected the layout {layout} (DIV2K: add "
+                             f"--data.download true; the other sets have no stable official host: fetch them "
+                             f"yourself, the README's restore section says where)")
 
 
 def paired_folder(gt_dir, lq_dir, filename_tmpl: str = "{}") -> list[tuple[Path, Path]]:
@@ -307,6 +308,41 @@ def sots_pairs(root, subset: str = "outdoor") -> list[tuple[Path, Path]]:
             raise FileNotFoundError(f"SOTS: no clear image {key}.* in {gt_dir} for {hazy.name}")
         pairs.append((hazy, clear[key]))
     return pairs
+
+
+DIV2K_URL = "http://data.vision.ee.ethz.ch/cvl/DIV2K/{name}.zip"
+
+
+def download_div2k(root, part: str = "valid", scale: int = 2, *, url: str = DIV2K_URL) -> Path:
+    """DIV2K's ``part`` (``train`` or ``valid``) HR images and their x``scale`` bicubic LR twins from the
+    official ETH host into ``root`` (``DIV2K_<part>_HR/`` + ``DIV2K_<part>_LR_bicubic/X<s>/``), each archive
+    fetched once, its sha256 recorded on first use (DIV2K publishes none: the first download is unverified,
+    said by a warning) and checked on later calls. The other sets (Set5 ... Manga109, CBSD68, Kodak24,
+    McMaster, GoPro, SOTS) have no stable official host; their loaders' messages say so."""
+    import urllib.request
+
+    from spanmix.datasets.checksums import check
+
+    if part not in ("train", "valid") or scale not in (2, 3, 4):
+        raise ValueError(f"DIV2K: part must be 'train' or 'valid' and scale 2, 3 or 4; got {part!r}, {scale}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for name, folder in ((f"DIV2K_{part}_HR", root / f"DIV2K_{part}_HR"),
+                         (f"DIV2K_{part}_LR_bicubic_X{scale}", root / f"DIV2K_{part}_LR_bicubic" / f"X{scale}")):
+        archive = root / f"{name}.zip"
+        source = url.format(name=name)
+        if not archive.is_file():
+            tmp = archive.with_suffix(".part")
+            try:
+                urllib.request.urlretrieve(source, tmp)
+            except OSError as e:
+                raise FileNotFoundError(f"cannot download {source} ({e}); offline, put {archive.name} into {root} "
+                                        "(or its unpacked folders)") from None
+            tmp.replace(archive)
+        check(archive, source=source)
+        if not folder.is_dir():
+            extract_zip(archive, root)
+    return root
 
 
 def extract_zip(archive, dest) -> Path:

@@ -95,12 +95,14 @@ class RestoreDataModule(LightningDataModule):
     """Args:
         task: ``sr``, ``denoise``, ``deblur`` or ``dehaze``. scale: SR factor. sigma: noise std on [0, 255].
         dataset, root: see the module docstring. patch_size: LQ training patch side.
+        download: fetch DIV2K (``dataset: div2k``) into ``root`` first (``spanmix.datasets.restore.download_div2k``);
+            the other standard sets have no stable official host and are read from ``root`` only.
         batch_size, steps_per_epoch, num_workers, seed.
     """
 
     def __init__(self, task: str = "sr", scale: int = 2, sigma: float = 25.0, dataset: str = "samples",
                  root: str | None = None, patch_size: int = 48, batch_size: int = 8, steps_per_epoch: int = 50,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, download: bool = False):
         super().__init__()
         if task not in rdata.TASKS:
             raise ValueError(f"--data.task must be one of {', '.join(rdata.TASKS)}; got {task!r}")
@@ -125,6 +127,8 @@ class RestoreDataModule(LightningDataModule):
         s = self.scale
         if kind == "div2k":
             part = "train" if split == "train" else "valid"
+            if hp.download:
+                rdata.download_div2k(root, part, s)
             pairs = rdata.paired_folder(root / f"DIV2K_{part}_HR", root / f"DIV2K_{part}_LR_bicubic" / f"X{s}",
                                         "{}" + f"x{s}")
         elif kind == "benchmark":

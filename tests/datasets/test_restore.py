@@ -4,6 +4,8 @@
 random 48x40 and 37x53 images at scales 1/2, 1/3, 1/4 and 2: max |difference| 2.4e-7 on [0, 1]
 (BasicSR computes in float32).
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,57 @@ def test_standard_layouts_on_fixtures(tmp_path):
     assert (hazy.name, clear.name) == ("0001_0.8_0.2.jpg", "0001.png")
     with pytest.raises(FileNotFoundError, match="SOTS indoor"):
         sots_pairs(tmp_path / "SOTS", "indoor")
+
+
+def test_div2k_download_on_request_unpacks_the_official_layout(tmp_path, monkeypatch):
+    import urllib.request
+    import warnings
+    import zipfile
+
+    from spanmix.apps.restore.data import RestoreDataModule
+    from spanmix.datasets.restore import download_div2k
+
+    served = tmp_path / "server"
+    for name, stem in (("DIV2K_valid_HR", "{i:04d}.png"), ("DIV2K_valid_LR_bicubic_X2", "{i:04d}x2.png")):
+        folder = "DIV2K_valid_HR" if name.endswith("HR") else "DIV2K_valid_LR_bicubic/X2"
+        served.mkdir(exist_ok=True)
+        with zipfile.ZipFile(served / f"{name}.zip", "w") as z:
+            for i in (801, 802):
+                side = 16 if name.endswith("HR") else 8
+                png = save(tmp_path / "tmp" / stem.format(i=i), rgb(side, side, i))
+                z.write(png, f"{folder}/{png.name}")
+    fetched = []
+
+    def fake_retrieve(url, dest):
+        fetched.append(url)
+        Path(dest).write_bytes((served / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", fake_retrieve)
+    root = tmp_path / "div2k"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        download_div2k(root, "valid", 2)
+    assert fetched == ["http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip",
+                       "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_LR_bicubic_X2.zip"]
+    assert any("UNVERIFIED" in str(w.message) for w in caught)  # DIV2K publishes no checksum
+    pairs = paired_folder(root / "DIV2K_valid_HR", root / "DIV2K_valid_LR_bicubic" / "X2", "{}x2")
+    assert [(lq.name, gt.name) for lq, gt in pairs] == [("0801x2.png", "0801.png"), ("0802x2.png", "0802.png")]
+    download_div2k(root, "valid", 2)  # second call: nothing fetched, the recorded sums checked
+    assert len(fetched) == 2
+    dm = RestoreDataModule(dataset="div2k", root=str(root), download=True, patch_size=8)
+    assert len(dm._split("test")[0]) == 2
+
+
+def test_div2k_download_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
+    import urllib.request
+
+    from spanmix.datasets.restore import download_div2k
+
+    def offline(*a, **k):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
+    with pytest.raises(FileNotFoundError, match="put DIV2K_valid_HR.zip into"):
+        download_div2k(tmp_path, "valid", 2)
+    with pytest.raises(ValueError, match="part must be"):
+        download_div2k(tmp_path, "test", 2)
