@@ -47,6 +47,7 @@ bench: install
 	OMP_NUM_THREADS=1 $(PY) benchmarks/genomics.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/long_conv.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/points.py --ops
+	OMP_NUM_THREADS=1 $(PY) benchmarks/points_fewshot.py --run
 	$(PY) benchmarks/kernels.py --ptxas
 	$(PY) benchmarks/demo_load.py --concurrency 1 2 4
 
