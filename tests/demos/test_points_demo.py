@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-points_tab = pytest.importorskip("points_tab")
+import points_tab  # demos/ is on sys.path (tests/demos/conftest.py); our own module must import
 
 
 def _load_export_helper():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-points_medical = pytest.importorskip("points_medical")
+import points_medical  # demos/ is on sys.path (tests/demos/conftest.py); our own module must import
 MICRO = {"size": "tiny", "npoints": [32, 16, 8, 4, 2], "dims": [16, 16, 16, 16, 16], "k": 4, "d_state": 4}
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 def test_restore_tab(hub_page, screenshot, tmp_path):
     import restore_tab
 
-    if not restore_tab._models(restore_tab.WEIGHTS_DIR):
-        pytest.skip("no shipped restore weights in pretrained/restore: run `spanmix weights build restore --all`")
+    assert restore_tab._models(restore_tab.WEIGHTS_DIR), \
+        "no shipped restore weights in pretrained/restore: run `spanmix weights build restore --all`"
     page = hub_page
     page.get_by_role("tab", name="Restore", exact=True).click()
     page.get_by_role("button", name="Restore", exact=True).click()
