@@ -27,11 +27,11 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from spanmix.apps.video.asd.context import select_context
 from spanmix.apps.video.asd.features import augment_track, crop_faces, log_mel, mix_noise
+from spanmix.apps.video.loaders import SplitLoaders
 
 __all__ = ["ASDDataModule", "CompositeASD", "collate"]
 
@@ -111,7 +111,7 @@ def collate(batch: list[dict]) -> dict:
     return {k: torch.stack(v) for k, v in out.items()}
 
 
-class ASDDataModule(LightningDataModule):
+class ASDDataModule(SplitLoaders):
     """Train/val/test loaders for active speaker detection.
 
     Args:
@@ -123,6 +123,8 @@ class ASDDataModule(LightningDataModule):
         augment: training augmentation of the composited set: ``full`` (module docstring), ``flip`` (the
             horizontal flips only) or ``none``.
     """
+
+    collate = staticmethod(collate)
 
     def __init__(self, source: str = "composite", root: str | None = None, scenes: tuple[int, int, int] = (120, 30, 30),
                  frames: int = 64, face_size: int = 112, speakers: int = 3, batch_size: int = 4,
@@ -159,19 +161,3 @@ class ASDDataModule(LightningDataModule):
         for split in wanted.get(stage, ("train", "val", "test")):
             if split not in self.sets:
                 self.sets[split] = self._make(split)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.sets[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self):
-        return self._loader("train", True)
-
-    def val_dataloader(self):
-        return self._loader("val", False)
-
-    def test_dataloader(self):
-        return self._loader("test", False)
-
-    def predict_dataloader(self):
-        return self._loader("test", False)

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+
+from spanmix.apps.video.loaders import SplitLoaders
 
 __all__ = ["EmbeddingSequences", "LVMAEDataModule", "collate"]
 
@@ -71,7 +72,7 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     return {"x": x, "valid": valid, "label": torch.tensor([b["label"] for b in batch], dtype=torch.long)}
 
 
-class LVMAEDataModule(LightningDataModule):
+class LVMAEDataModule(SplitLoaders):
     """Train/val/test loaders of segment-embedding sequences (module docstring).
 
     Args:
@@ -86,6 +87,8 @@ class LVMAEDataModule(LightningDataModule):
         videos_per_split: use only the first N videos of each split (quick runs and tests).
         batch_size, num_workers: as usual. seed: the windows' seed (a window depends on seed, epoch, index).
     """
+
+    collate = staticmethod(collate)
 
     def __init__(self, source: str = "composite", root: str | None = None, mode: str = "pretrain",
                  encoder: str | dict[str, Any] = "hist", segment_seconds: float = 5.0, frames_per_segment: int = 8,
@@ -148,19 +151,3 @@ class LVMAEDataModule(LightningDataModule):
     def input_dim(self) -> int:
         self.setup()
         return int(self.sets["train"].videos[0].shape[-1])
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.sets[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self):
-        return self._loader("train", True)
-
-    def val_dataloader(self):
-        return self._loader("val", False)
-
-    def test_dataloader(self):
-        return self._loader("test", False)
-
-    def predict_dataloader(self):
-        return self._loader("test", False)
