@@ -105,6 +105,21 @@ def bench_ops(sizes=(1024, 8192, 65536)) -> list[str]:
     return rows
 
 
+def _fit_and_test(task, dm, epochs: int) -> tuple[float, dict]:
+    """Train ``task`` on ``dm`` for ``epochs`` (no logging, no checkpoints), test it; returns (train seconds,
+    test metrics) with the task left in eval mode."""
+    import lightning as L
+
+    trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    start = time.time()
+    trainer.fit(task, dm)
+    seconds = time.time() - start
+    test = trainer.test(task, datamodule=dm, verbose=False)[0]
+    task.eval()
+    return seconds, test
+
+
 def bench_models(epochs: int) -> list[str]:
     import lightning as L
     import yaml
@@ -122,13 +137,7 @@ def bench_models(epochs: int) -> list[str]:
         dm = PointDataModule(**c["data"])
         task = PointsTask(c["model"]["model"], {**c["model"].get("model_options", {}), **extra},
                           num_classes=dm.num_classes, lr=c["model"]["lr"], weight_decay=c["model"]["weight_decay"])
-        trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False)
-        start = time.time()
-        trainer.fit(task, dm)
-        seconds = time.time() - start
-        test = trainer.test(task, datamodule=dm, verbose=False)[0]
-        task.eval()
+        seconds, test = _fit_and_test(task, dm, epochs)
         x = torch.rand(16, 1024, 3) * 2 - 1
         with torch.no_grad():
             speed = measure(lambda: task.net(x), repeats=3, budget_s=60)["seconds"] / 16
@@ -191,13 +200,7 @@ def bench_medical(epochs: int) -> list[str]:
         task = PointsTask(model, options, num_classes=dm.num_classes, classes=dm.classes, lr=m["lr"],
                           weight_decay=m["weight_decay"], optimizer=m["optimizer"], schedule=m["schedule"],
                           label_smoothing=m["label_smoothing"])
-        trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False)
-        start = time.time()
-        trainer.fit(task, dm)
-        seconds = time.time() - start
-        test = trainer.test(task, datamodule=dm, verbose=False)[0]
-        task.eval()
+        seconds, test = _fit_and_test(task, dm, epochs)
         x = next(iter(dm.test_dataloader()))["points"][:16]
         with torch.no_grad():
             speed = measure(lambda: task.net(x), repeats=3, budget_s=60)["seconds"] / len(x)
