@@ -13,6 +13,15 @@ from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import selective_scan, selective_scan_ref
 
 
+def dt_bias_init(shape, dt_min: float = 1e-3, dt_max: float = 0.1, dt_init_floor: float = 1e-4) -> torch.Tensor:
+    """Mamba's initial Δ bias of the given shape: softplus⁻¹(dt) with dt log-uniform in [dt_min, dt_max],
+    clamped below at dt_init_floor (Gu & Dao 2023, mamba_simple's dt_proj init). Models with their own Δ
+    projections (MaIR's per-direction scans, the point SSM's multi-scan block) call this one."""
+    dt = torch.exp(torch.rand(shape) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=dt_init_floor)
+    return dt + torch.log(-torch.expm1(-dt))
+
+
 @register_mixer("mamba")
 class Mamba(Mixer):
     """Mamba block (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces":
@@ -100,10 +109,8 @@ class Mamba(Mixer):
         self.x_proj = nn.Linear(d_inner, dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(dt_rank, d_inner, bias=True)
         nn.init.uniform_(self.dt_proj.weight, -dt_rank ** -0.5 * dt_scale, dt_rank ** -0.5 * dt_scale)
-        dt = torch.exp(torch.rand(d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=dt_init_floor)
         with torch.no_grad():
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹(dt)
+            self.dt_proj.bias.copy_(dt_bias_init((d_inner,), dt_min, dt_max, dt_init_floor))
         A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)  # S4D-Real: A_n = -(n+1)
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(d_inner))

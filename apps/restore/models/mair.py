@@ -43,6 +43,7 @@ from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
 from spanmix.backbone import build_mixer
+from spanmix.backbone.mixers.mamba import dt_bias_init
 from spanmix.backbone.serializers import grid_order, invert_order
 from spanmix.kernels import selective_scan
 
@@ -143,9 +144,7 @@ class VMM(nn.Module):
             self.x_proj_weight = nn.Parameter(torch.empty(k, r + 2 * n, d_inner).uniform_(-bound, bound))
             std = r ** -0.5
             self.dt_projs_weight = nn.Parameter(torch.empty(k, d_inner, r).uniform_(-std, std))
-            dt = torch.exp(torch.rand(k, d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-            dt = dt.clamp(min=dt_init_floor)
-            self.dt_projs_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # softplus^-1(dt)
+            self.dt_projs_bias = nn.Parameter(dt_bias_init((k, d_inner), dt_min, dt_max, dt_init_floor))
             self.A_logs = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(k * d_inner, 1))
             self.Ds = nn.Parameter(torch.ones(k * d_inner))
             self.A_logs._no_weight_decay = True
