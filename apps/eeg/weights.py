@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["EEG", "WEIGHTS"]
 
@@ -58,16 +58,16 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         demo = records[name]
         t = demo["test_metrics"]
         size = (out_dir / name / "model.safetensors").stat().st_size
-        rows.append(f"| `{name}` | {demo['label']} | {demo['test_epochs']} | {100 * t['acc']:.1f} | "
-                    f"{100 * t['bal_acc']:.1f} | {t['kappa']:.3f} | {size / 1024:.0f} KiB | `{demo['command']}` |")
+        rows.append((f"`{name}`", demo["label"], demo["test_epochs"], f"{100 * t['acc']:.1f}",
+                     f"{100 * t['bal_acc']:.1f}", f"{t['kappa']:.3f}", f"{size / 1024:.0f} KiB", f"`{demo['command']}`"))
     return ("# Shipped EEG weights\n\n"
             "Small DBConformer weights trained by our configs (seed 0) for the EEG tab of the demo hub, on the shipped "
             "real MNE sample EEG (auditory vs visual; one subject, 28 epochs: its test split holds only 5 epochs, so "
             "read its score as a smoke test) and on the shipped SIMULATED motor-imagery set (4 subjects). Test scores "
             "are on the chronological 20 % of each subject and class, computed by loading the export with "
             "`load_pretrained` and Lightning's test loop. Regenerate with `spanmix weights build eeg --all`.\n\n"
-            "| weights | what | test epochs | accuracy (%) | balanced accuracy (%) | kappa | size | command |\n"
-            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            + markdown_table(("weights", "what", "test epochs", "accuracy (%)", "balanced accuracy (%)", "kappa", "size",
+                              "command"), rows))
 
 
 EEG = WeightsTable(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable, score
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table, score
 
 __all__ = ["FINANCE", "FORECAST", "WEIGHTS"]
 
@@ -93,11 +93,9 @@ def _forecast_metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         demo = records[name]
         size = (out_dir / name / "model.safetensors").stat().st_size
         t, n1, n24 = demo["test_metrics"], demo["baselines"]["naive_season1"], demo["baselines"]["naive_season24"]
-        rows.append(
-            f"| `{name}` | {demo['label']} | {demo['features']} | "
-            f"{t['mse']:.4f} | {t['mae']:.4f} | {n24['mse']:.4f} / {n24['mae']:.4f} | "
-            f"{n1['mse']:.4f} / {n1['mae']:.4f} | {size / 1024:.0f} KiB | `{demo['command']}` |"
-        )
+        rows.append((f"`{name}`", demo["label"], demo["features"], f"{t['mse']:.4f}", f"{t['mae']:.4f}",
+                     f"{n24['mse']:.4f} / {n24['mae']:.4f}", f"{n1['mse']:.4f} / {n1['mae']:.4f}",
+                     f"{size / 1024:.0f} KiB", f"`{demo['command']}`"))
     return (
         "# Shipped forecast weights\n\n"
         "Small models trained by our configs on the shipped `vic_elec` sample (hourly Victorian electricity "
@@ -108,10 +106,8 @@ def _forecast_metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         "Regenerate all of them (about 30 min on 2 CPU cores) with `spanmix weights build forecast --all`; "
         "each export's `config.json` holds the full training config (`metadata.training_config`) and these "
         "numbers (`metadata.demo`).\n\n"
-        "| weights | model | features | test MSE | test MAE | seasonal naive (24 h) MSE / MAE | "
-        "last-value naive MSE / MAE | size | command |\n|---|---|---|---|---|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n"
+        + markdown_table(("weights", "model", "features", "test MSE", "test MAE", "seasonal naive (24 h) MSE / MAE",
+                          "last-value naive MSE / MAE", "size", "command"), rows)
     )
 
 
@@ -163,11 +159,10 @@ def _finance_metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
     for name in sorted(records):
         demo = records[name]
         t = demo["test_metrics"]
-        rows.append(
-            f"| `{name}` | {demo['label']} | {', '.join(demo['selected']) or '—'} | "
-            f"{demo['parameters']:,} | {t['mse'] * 1e4:.4f} / {t['rw_mse'] * 1e4:.4f} | "
-            f"{t['mae'] * 1e2:.4f} / {t['rw_mae'] * 1e2:.4f} | {t['diracc']:.3f} / {t['rw_diracc']:.3f} | "
-            f"{t['mape'] * 1e2:.3f} / {t['rw_mape'] * 1e2:.3f} | `{demo['command']}` |")
+        rows.append((f"`{name}`", demo["label"], ", ".join(demo["selected"]) or "—", f"{demo['parameters']:,}",
+                     f"{t['mse'] * 1e4:.4f} / {t['rw_mse'] * 1e4:.4f}", f"{t['mae'] * 1e2:.4f} / {t['rw_mae'] * 1e2:.4f}",
+                     f"{t['diracc']:.3f} / {t['rw_diracc']:.3f}", f"{t['mape'] * 1e2:.3f} / {t['rw_mape'] * 1e2:.3f}",
+                     f"`{demo['command']}`"))
     return (
         "# Shipped finance weights\n\n"
         "Small TT2VFin models trained by our configs on the shipped `wiki` snapshot (AAPL next-day log return from "
@@ -178,8 +173,8 @@ def _finance_metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         "forecast's); MAPE (%) of the implied next-day close. Neither beats the random walk by a meaningful "
         "margin: the usual truth for daily returns.\n\n"
         "Regenerate with `spanmix weights build finance --all`.\n\n"
-        "| weights | model | correlated tickers | params | MSE | MAE | dir. acc. | MAPE | command |\n"
-        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+        + markdown_table(("weights", "model", "correlated tickers", "params", "MSE", "MAE", "dir. acc.", "MAPE",
+                          "command"), rows))
 
 
 FINANCE = WeightsTable(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["GENOMICS", "WEIGHTS"]
 
@@ -46,12 +46,8 @@ def _describe(b: Built) -> dict[str, Any]:
 
 def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
     lm = records.get(LM)
-    rows = [
-        f"| `{n}` | {r['test']['test/accuracy']:.4f} | {r['test']['test/mcc']:.4f} | {r['train_seconds']:.0f} | "
-        f"`{r['command']}` |"
-        for n, r in records.items()
-        if n != LM
-    ]
+    rows = [(f"`{n}`", f"{r['test']['test/accuracy']:.4f}", f"{r['test']['test/mcc']:.4f}", f"{r['train_seconds']:.0f}",
+             f"`{r['command']}`") for n, r in records.items() if n != LM]
     lm_text = (
         f"`{lm['command']}` ({lm['train_seconds']:.0f} s). Held-out test region (last 5% of the genome, never in a "
         f"training window), 64 evenly spaced 1,024-bp windows: **{lm['test']['test/bits_per_nt']:.4f} bits/nt** "
@@ -66,9 +62,7 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         "## Oct4 vs Mafk ChIP-seq peaks (200 bp; seeded stratified 80/10/10 split; test split)\n\n"
         "`hyenadna_tiny_oct4_mafk` is shipped (fine-tuned from the LM above); the other rows are the comparison "
         "(same split, same 40 optimiser steps of 64 peaks).\n\n"
-        "| run | test accuracy | test MCC | train s | command |\n|---|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n"
+        + markdown_table(("run", "test accuracy", "test MCC", "train s", "command"), rows)
         + _verdict(records)
     )
 

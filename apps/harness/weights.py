@@ -41,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ import yaml
 from spanmix.apps.harness.errors import SpanmixError, cli_errors
 
 __all__ = ["Built", "Entry", "WeightsError", "WeightsTable", "build", "effective_config", "list_exports", "main",
-           "records", "score", "table_for", "write_metrics"]
+           "markdown_table", "records", "score", "table_for", "write_metrics"]
 
 #: The folder that holds ``apps/`` (the repository root in a development install).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -301,6 +301,14 @@ def records(table: WeightsTable, out_dir: Path) -> dict[str, dict[str, Any]]:
         if record is not None:
             out[e.name] = record
     return out
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The METRICS.md table every app's ``metrics_md`` hook writes: the header, the separator and one line per
+    row of already formatted cells, ending in a newline."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def write_metrics(table: WeightsTable, out_dir: str | os.PathLike) -> Path:

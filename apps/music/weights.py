@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["MUSIC", "WEIGHTS"]
 
@@ -36,17 +36,18 @@ def _describe(b: Built) -> dict[str, Any]:
 
 
 def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
-    rows = [f"| `{n}` | {r['test'].get('test/nll', float('nan')):.3f} | {r['test'].get('test/perplexity', float('nan')):.2f} "
-            f"| {r['test'].get('test/pitch_nll', float('nan')):.3f} | {r['test'].get('test/duration_nll', float('nan')):.3f} "
-            f"| {r['test'].get('test/bar_nll', float('nan')):.4f} | {r['train_seconds']:.0f} | `{r['command']}` |"
+    nan = float("nan")
+    rows = [(f"`{n}`", f"{r['test'].get('test/nll', nan):.3f}", f"{r['test'].get('test/perplexity', nan):.2f}",
+             f"{r['test'].get('test/pitch_nll', nan):.3f}", f"{r['test'].get('test/duration_nll', nan):.3f}",
+             f"{r['test'].get('test/bar_nll', nan):.4f}", f"{r['train_seconds']:.0f}", f"`{r['command']}`")
             for n, r in records.items()]
     return ("# Shipped music weights\n\n"
             "Trained on this machine's CPU (2 cores shared with other jobs) by `spanmix weights build music --all`. "
             "Test split: held-out pieces (10%) of the Essen + O'Neill folk cache (chords **inferred** per bar) and "
             "the Bach chorales (chords from the lower voices). NLL is per event in nats (bar + duration + pitch heads); "
             "perplexity = exp(NLL).\n\n"
-            "| entry | test NLL | perplexity | pitch NLL | duration NLL | bar NLL | train s | command |\n"
-            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            + markdown_table(("entry", "test NLL", "perplexity", "pitch NLL", "duration NLL", "bar NLL", "train s",
+                              "command"), rows))
 
 
 MUSIC = WeightsTable(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["RESTORE", "WEIGHTS"]
 
@@ -36,16 +36,16 @@ def _describe(b: Built) -> dict[str, Any]:
 
 
 def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
-    rows = [f"| `{n}` | {r['label']} | {r['task']} | {r['parameters']:,} | {r['test']['test/psnr']:.2f} | "
-            f"{r['test']['test/ssim']:.4f} | {r['train_seconds']:.0f} | `{r['command']}` |" for n, r in records.items()]
+    rows = [(f"`{n}`", r["label"], r["task"], f"{r['parameters']:,}", f"{r['test']['test/psnr']:.2f}",
+             f"{r['test']['test/ssim']:.4f}", f"{r['train_seconds']:.0f}", f"`{r['command']}`") for n, r in records.items()]
     return ("# Shipped restore weights\n\n"
             "Trained on this machine's CPU (2 cores shared with other jobs) by `spanmix weights build restore --all`, "
             "each on the 7 shipped training images for a few minutes. Scores: the two shipped test images (chelsea, "
             "motorcycle; 256x256), **synthetic degradation of real images** (seeded), PSNR/SSIM on Y with "
             "crop_border = scale for SR and on RGB otherwise. These are tiny models trained for minutes, not the "
             "paper's models: compare them with the baselines in `benchmarks/results/restore.md`, not with the paper.\n\n"
-            "| entry | model | task | parameters | test PSNR (dB) | test SSIM | train s | command |\n"
-            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            + markdown_table(("entry", "model", "task", "parameters", "test PSNR (dB)", "test SSIM", "train s", "command"),
+                             rows))
 
 
 RESTORE = WeightsTable(

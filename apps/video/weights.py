@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["VIDEO", "WEIGHTS"]
 
@@ -99,12 +99,12 @@ def _lvmae_metrics(records: dict[str, dict[str, Any]]) -> str:
             "probe task is which source clip fills most of the video (4 classes, chance 0.25); with 6 test "
             "videos one video is 0.167 of accuracy. These are not LVU/COIN/Breakfast numbers.\n\n")
     if pre:
-        text += ("| entry | test masked MSE | mean of kept segments | nearest kept segment | parameters | train s "
-                 "| command |\n|---|---|---|---|---|---|---|\n")
-        text += "\n".join(f"| `{n}` | {r['test'].get('test/loss', float('nan')):.5f} | "
-                          f"{r['baselines']['mean_kept']:.5f} | {r['baselines']['nearest_kept']:.5f} | "
-                          f"{r['parameters']:,} | {r['train_seconds']:.0f} | `{r['command']}` |"
-                          for n, r in pre.items()) + "\n\n"
+        text += markdown_table(
+            ("entry", "test masked MSE", "mean of kept segments", "nearest kept segment", "parameters", "train s",
+             "command"),
+            [(f"`{n}`", f"{r['test'].get('test/loss', float('nan')):.5f}", f"{r['baselines']['mean_kept']:.5f}",
+              f"{r['baselines']['nearest_kept']:.5f}", f"{r['parameters']:,}", f"{r['train_seconds']:.0f}",
+              f"`{r['command']}`") for n, r in pre.items()]) + "\n"
         for n, r in pre.items():
             loss = r["test"].get("test/loss", float("nan"))
             base = min(r["baselines"]["mean_kept"], r["baselines"]["nearest_kept"])
@@ -113,19 +113,20 @@ def _lvmae_metrics(records: dict[str, dict[str, Any]]) -> str:
             text += (f"`{n}` {verdict} the better of the two untrained predictors on the masked segments "
                      f"({loss:.5f} vs {base:.5f}).\n\n")
     if probes:
-        text += "| entry | probe | test accuracy | trained parameters | train s | command |\n|---|---|---|---|---|---|\n"
-        text += "\n".join(f"| `{n}` | {r['probe']} | {r['test'].get('test/acc', float('nan')):.3f} | "
-                          f"{r['parameters']:,} | {r['train_seconds']:.0f} | `{r['command']}` |"
-                          for n, r in probes.items()) + "\n"
+        text += markdown_table(
+            ("entry", "probe", "test accuracy", "trained parameters", "train s", "command"),
+            [(f"`{n}`", r["probe"], f"{r['test'].get('test/acc', float('nan')):.3f}", f"{r['parameters']:,}",
+              f"{r['train_seconds']:.0f}", f"`{r['command']}`") for n, r in probes.items()])
     return text
 
 
 def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
     lvmae = _lvmae_metrics({n: r for n, r in records.items() if r.get("task") == "LV-MAE"})
     records = {n: r for n, r in records.items() if r.get("task") != "LV-MAE"}
-    rows = [f"| `{n}` | {r['test'].get('test/map', float('nan')):.1f} | {r['test'].get('test/map_audio', float('nan')):.1f}"
-            f" | {r['test'].get('test/map_visual', float('nan')):.1f} | {r['parameters']:,} | {r['train_seconds']:.0f}"
-            f" | `{r['command']}` |" for n, r in records.items()]
+    nan = float("nan")
+    rows = [(f"`{n}`", f"{r['test'].get('test/map', nan):.1f}", f"{r['test'].get('test/map_audio', nan):.1f}",
+             f"{r['test'].get('test/map_visual', nan):.1f}", f"{r['parameters']:,}", f"{r['train_seconds']:.0f}",
+             f"`{r['command']}`") for n, r in records.items()]
     return ("# Shipped video weights\n\n"
             "Trained on this machine's CPU (2 cores shared with ~20 other jobs) by the command in the table "
             "(`spanmix weights build video --all` trains the same config again), "
@@ -133,8 +134,8 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
             "speech envelope; `spanmix.datasets.asd_composite`). Test split: faces and utterances unseen in training. "
             "AP x 100 over the target's frames; the audio-only and visual-only columns are the model's own auxiliary "
             "heads. These are not AVA-ActiveSpeaker numbers.\n\n"
-            "| entry | test mAP (AV) | audio-only head | visual-only head | parameters | train s | command |\n"
-            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n" + lvmae)
+            + markdown_table(("entry", "test mAP (AV)", "audio-only head", "visual-only head", "parameters", "train s",
+                              "command"), rows) + lvmae)
 
 
 VIDEO = WeightsTable(
