@@ -31,7 +31,8 @@ per-tensor loop on a 12 M-parameter model here), ``"foreach"`` or ``"for-loop"``
 which TSLib runs); they agree to float rounding (``tests/apps/forecast/test_speed_switches.py``).
 
 CPU matmul path (``matmul_precision``): ``"ieee"`` leaves PyTorch's default (MKL on this project's AMD
-CPUs, which takes its AVX2 path); ``"bf16"`` sets ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``
+CPUs, which takes its AVX2 path); ``"bf16"`` (default: the same test MSE to 8 digits after 200 steps of
+iTransformer, ``benchmarks/results/forecast_tslib_speed.md``) sets ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``
 while the task is set up (restored at ``teardown``), which sends fp32 matmuls to oneDNN's AVX-512 kernels
 (about 2x MKL's throughput here; relative error vs fp64 measured 4e-7, fp32-level: fp32 in and out, not
 bf16 rounding of the inputs; ``../shared/PERFORMANCE.md``). The flag is process-wide while set. Mixed
@@ -105,8 +106,8 @@ class ForecastTask(SpanmixModule):
         weight_decay: decoupled weight decay (0: plain Adam).
         loss: ``"mse"``, ``"mae"`` or ``"huber"`` (smooth L1, delta 1).
         lr_schedule: None (constant) or ``"type1"`` (two epochs at ``lr``, then halve every epoch).
-        matmul_precision: ``"ieee"`` (PyTorch's default fp32 matmul) or ``"bf16"`` (oneDNN's AVX-512 fp32
-            path; module docstring).
+        matmul_precision: ``"bf16"`` (default: oneDNN's AVX-512 fp32 path, fp32-level error; module docstring)
+            or ``"ieee"`` (PyTorch's default fp32 matmul). No effect off the CPU.
         optimizer_impl: ``"fused"``, ``"foreach"`` or ``"for-loop"``: the AdamW kernel (same update).
     """
 
@@ -114,7 +115,7 @@ class ForecastTask(SpanmixModule):
                  n_features: int, n_targets: int, seq_len: int, label_len: int, pred_len: int,
                  n_time_features: int, lr: float = 1e-4, weight_decay: float = 0.0,
                  loss: Literal["mse", "mae", "huber"] = "mse", lr_schedule: Literal["type1"] | None = None,
-                 matmul_precision: Literal["ieee", "bf16"] = "ieee",
+                 matmul_precision: Literal["ieee", "bf16"] = "bf16",
                  optimizer_impl: Literal["fused", "foreach", "for-loop"] = "fused"):
         super().__init__()
         self.save_hyperparameters()
@@ -223,7 +224,7 @@ class ForecastTask(SpanmixModule):
 
     # ------------------------------------------------------------------------------ CPU matmul path
     def setup(self, stage: str) -> None:
-        if self.hparams.get("matmul_precision", "ieee") != "ieee" and self._saved_matmul_precision is None:
+        if self.hparams.get("matmul_precision", "bf16") != "ieee" and self._saved_matmul_precision is None:
             self._saved_matmul_precision = torch.backends.mkldnn.matmul.fp32_precision
             torch.backends.mkldnn.matmul.fp32_precision = self.hparams.matmul_precision
 
