@@ -52,7 +52,7 @@ MODELS = {  # key -> (TSLib module, its --factor, our config stem, our extra mod
 #: Variants of ours: name -> extra CLI options.
 VARIANTS = {
     "fp32": ["--model.matmul_precision", "ieee"],
-    "fp32, for-loop Adam, ieee (before)": ["--model.matmul_precision", "ieee",
+    "fp32, for-loop Adam (before)": ["--model.matmul_precision", "ieee",
                                            "--model.optimizer_impl", "for-loop"],
     "onednn (bf16 fp32-math)": ["--model.matmul_precision", "bf16"],
     "bf16-mixed": ["--model.matmul_precision", "bf16", "--trainer.precision", "bf16-mixed"],
@@ -243,7 +243,8 @@ OUT = Path(__file__).parent / "results" / "forecast_tslib_speed.md"
 
 def run_all(path: str, models: list[str], steps: dict[str, int], variants: list[str] | None = None,
             out: Path = OUT, warmup: int = 5) -> None:
-    """Every (model, variant) in a fresh subprocess; the table is rewritten after each run."""
+    """Every (model, variant) in a fresh subprocess; the table (and its rows as ``.json``) is rewritten after
+    each run, keeping the rows of models not run this time."""
     import json
     import platform
     import subprocess
@@ -258,7 +259,9 @@ def run_all(path: str, models: list[str], steps: dict[str, int], variants: list[
     env = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (OMP_NUM_THREADS="
            f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), {os.cpu_count()} CPUs ({platform.machine()})")
     load0 = os.getloadavg()
-    results = []
+    # Rows of the models not run now are kept from the last run's JSON (one model can be rerun alone).
+    kept = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").is_file() else []
+    results = [r for r in kept if r["model"] not in models]
     for name in models:
         for variant in variants:
             cmd = [sys.executable, __file__, "--tslib", path, "--model", name, "--variant", variant,
@@ -273,6 +276,7 @@ def run_all(path: str, models: list[str], steps: dict[str, int], variants: list[
             results.append(r)
             print(json.dumps(r), flush=True)
             _write(out, results, path, commit, env, load0, steps, warmup)
+            out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     print(out.read_text())
 
 
@@ -315,10 +319,12 @@ window (MSE / MAE, normalised scale): a short equal budget, so the test errors s
 hurt learning; run-to-run spread at this budget is larger than the differences between the fp32 variants.
 
 Load average (1 min) at the start {load0[0]:.1f}, at the end {load1[0]:.1f} (2 cores shared with other jobs; each
-row's own value at its end is in the last column). Variants of ours: `fp32` (fused AdamW, PyTorch's default
-matmul), `before` (what the task ran before this change: the per-tensor AdamW loop), `onednn` (model option
-`matmul_precision: bf16`: oneDNN's AVX-512 fp32 matmul, fp32-level error), `bf16-mixed` (that plus trainer
-`precision: bf16-mixed`).
+row's own value at its end is in the last column). Variants of ours: `onednn` (**the default now**: model
+option `matmul_precision: bf16`, oneDNN's AVX-512 fp32 matmul, fp32-level error, and fused AdamW), `fp32`
+(`matmul_precision: ieee`: PyTorch's default matmul, fused AdamW), `before` (`ieee` and the per-tensor AdamW
+loop, PyTorch's CPU default, as the task ran before), `bf16-mixed` (`onednn` plus trainer
+`precision: bf16-mixed`, opt-in). Every Informer row has the cheaper ProbSparse sparsity measure (one q·kᵀ
+matmul instead of a gather of the sampled keys; `backbone/mixers/probsparse.py`).
 
 {markdown_table(["model", "ours (variant)", "ours s/step", "TSLib s/step", "ours / TSLib", "ours test MSE / MAE",
                  "TSLib test MSE / MAE", "steps", "load"], rows)}
