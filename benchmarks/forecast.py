@@ -7,6 +7,8 @@
     python benchmarks/forecast.py --protocol tslib --itr 3     # the standard sweep: H in {96, 192, 336, 720}
                                                                # x 3 seeds, mean ± std (forecast_tslib.md)
     python benchmarks/forecast.py --protocol tslib --dataset ETTh1 --models informer smamba  # paper configs
+    python benchmarks/forecast.py --tslib ~/Time-Series-Library   # training step vs TSLib's, side by side
+                                                                  # (forecast_tslib_speed.md; _tslib_speed.py)
 
 Each (model, horizon) runs in a fresh subprocess through the real command line
 (``spanmix forecast fit`` then ``spanmix forecast test --ckpt_path best``, in-process in that subprocess)
@@ -283,7 +285,26 @@ def main() -> None:
     parser.add_argument("--itr", type=int, default=None, help="repeated runs (seeds 0..itr-1); tslib: 3")
     parser.add_argument("--dataset", default="vic_elec", help="vic_elec (shipped) or a standard set (ETTh1, ...)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--tslib", metavar="PATH", nargs="?", const="", default=None,
+                        help="a Time-Series-Library checkout: time our training step against TSLib's, interleaved "
+                             "(benchmarks/_tslib_speed.py), and write results/forecast_tslib_speed.md")
+    parser.add_argument("--tslib-steps", type=int, nargs=2, metavar=("ITRANSFORMER", "INFORMER"),
+                        default=[200, 40], help="--tslib: training steps per run (the first 5 are warm-up)")
+    parser.add_argument("--tslib-variants", nargs="+", default=None,
+                        help="--tslib: variants of ours to run (default: all of _tslib_speed.VARIANTS)")
     args = parser.parse_args()
+    if not args.tslib and not args.one:
+        print("TSLib speed section skipped: no path to a Time-Series-Library checkout was given "
+              "(git clone https://github.com/thuml/Time-Series-Library, then --tslib PATH)", flush=True)
+        if args.tslib is not None:
+            return
+    if args.tslib:
+        from _tslib_speed import run_all
+
+        run_all(args.tslib, [m for m in args.models if m in ("itransformer", "informer")] or
+                ["itransformer", "informer"], dict(zip(("itransformer", "informer"), args.tslib_steps)),
+                args.tslib_variants)
+        return
 
     if args.one:
         job = json.loads(args.one)

@@ -25,7 +25,19 @@ datamodule=dm)``, the CLI), absent when it is given bare data loaders. With seve
 different units they average over all of them, as the normalised ones do.
 
 Optimiser: AdamW (= Adam when ``weight_decay`` is 0, TSLib's choice); biases, norm weights and parameters
-flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``lr_schedule="type1"`` is the
+flagged ``_no_weight_decay`` (Mamba's ``A_log``, ``D``) are not decayed. ``optimizer_impl`` picks PyTorch's
+kernel for the same update: ``"fused"`` (default; one pass over each tensor, 1.3-1.5x faster per step than the
+per-tensor loop on a 12 M-parameter model here), ``"foreach"`` or ``"for-loop"`` (PyTorch's CPU default,
+which TSLib runs); they agree to float rounding (``tests/apps/forecast/test_speed_switches.py``).
+
+CPU matmul path (``matmul_precision``): ``"ieee"`` leaves PyTorch's default (MKL on this project's AMD
+CPUs, which takes its AVX2 path); ``"bf16"`` (default: the same test MSE to 8 digits after 200 steps of
+iTransformer, ``benchmarks/results/forecast_tslib_speed.md``) sets ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``
+while the task is set up (restored at ``teardown``), which sends fp32 matmuls to oneDNN's AVX-512 kernels
+(about 2x MKL's throughput here; relative error vs fp64 measured 4e-7, fp32-level: fp32 in and out, not
+bf16 rounding of the inputs; ``../shared/PERFORMANCE.md``). The flag is process-wide while set. Mixed
+precision is the trainer's ``precision: bf16-mixed`` (Lightning's autocast), measured in
+``benchmarks/results/forecast_tslib_speed.md``. ``lr_schedule="type1"`` is the
 official repositories' ``--lradj type1`` (Informer2020, TSLib, iTransformer, S-Mamba, Gateformer): the first
 rate for the first **two** epochs, then halved after every epoch (:func:`type1_lr_factor`).
 
@@ -50,13 +62,16 @@ from torchmetrics import MeanAbsoluteError, MeanAbsolutePercentageError, MeanSqu
 
 from spanmix.apps.forecast.models import FORECAST_MODELS
 from spanmix.apps.harness.checkpoint import SpanmixModule
+from spanmix.apps.harness.errors import SpanmixError
 from spanmix.apps.harness.optim import param_groups
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "ForecastTask", "type1_lr_factor"]
+__all__ = ["LOSSES", "LR_SCHEDULES", "MATMUL_PRECISIONS", "OPTIMIZER_IMPLS", "ForecastTask", "type1_lr_factor"]
 
 LOSSES = ("mse", "mae", "huber")
 LR_SCHEDULES = ("type1",)
 BATCH_KEYS = ("x_enc", "x_mark_enc", "x_dec", "x_mark_dec")
+MATMUL_PRECISIONS = ("ieee", "bf16")
+OPTIMIZER_IMPLS = ("fused", "foreach", "for-loop")
 STANDARD_ARGS = ("n_features", "n_targets", "seq_len", "label_len", "pred_len", "n_time_features")
 
 
@@ -91,12 +106,17 @@ class ForecastTask(SpanmixModule):
         weight_decay: decoupled weight decay (0: plain Adam).
         loss: ``"mse"``, ``"mae"`` or ``"huber"`` (smooth L1, delta 1).
         lr_schedule: None (constant) or ``"type1"`` (two epochs at ``lr``, then halve every epoch).
+        matmul_precision: ``"bf16"`` (default: oneDNN's AVX-512 fp32 path, fp32-level error; module docstring)
+            or ``"ieee"`` (PyTorch's default fp32 matmul). No effect off the CPU.
+        optimizer_impl: ``"fused"``, ``"foreach"`` or ``"for-loop"``: the AdamW kernel (same update).
     """
 
     def __init__(self, model: str = "informer", model_options: dict[str, Any] | None = None, *,
                  n_features: int, n_targets: int, seq_len: int, label_len: int, pred_len: int,
                  n_time_features: int, lr: float = 1e-4, weight_decay: float = 0.0,
-                 loss: Literal["mse", "mae", "huber"] = "mse", lr_schedule: Literal["type1"] | None = None):
+                 loss: Literal["mse", "mae", "huber"] = "mse", lr_schedule: Literal["type1"] | None = None,
+                 matmul_precision: Literal["ieee", "bf16"] = "bf16",
+                 optimizer_impl: Literal["fused", "foreach", "for-loop"] = "fused"):
         super().__init__()
         self.save_hyperparameters()
         if loss not in LOSSES:
@@ -108,6 +128,13 @@ class ForecastTask(SpanmixModule):
             raise ValueError(f"ForecastTask: lr must be a positive number, got {lr!r}")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
             raise ValueError(f"ForecastTask: weight_decay must be a number >= 0, got {weight_decay!r}")
+        if matmul_precision not in MATMUL_PRECISIONS:
+            raise SpanmixError(f"ForecastTask: matmul_precision must be one of {MATMUL_PRECISIONS} (ieee: "
+                               f"PyTorch's default fp32 matmul; bf16: oneDNN's fp32 path), got {matmul_precision!r}")
+        if optimizer_impl not in OPTIMIZER_IMPLS:
+            raise SpanmixError(f"ForecastTask: optimizer_impl must be one of {OPTIMIZER_IMPLS}, "
+                               f"got {optimizer_impl!r}")
+        self._saved_matmul_precision: str | None = None
         options = dict(model_options or {})
         clash = sorted(set(options) & set(STANDARD_ARGS))
         if clash:
@@ -195,6 +222,17 @@ class ForecastTask(SpanmixModule):
         """Normalised forecast ``(B, pred_len, C_out)``; ``datamodule.inverse_transform`` gives data units."""
         return self._predict(batch)
 
+    # ------------------------------------------------------------------------------ CPU matmul path
+    def setup(self, stage: str) -> None:
+        if self.hparams.get("matmul_precision", "bf16") != "ieee" and self._saved_matmul_precision is None:
+            self._saved_matmul_precision = torch.backends.mkldnn.matmul.fp32_precision
+            torch.backends.mkldnn.matmul.fp32_precision = self.hparams.matmul_precision
+
+    def teardown(self, stage: str) -> None:
+        if self._saved_matmul_precision is not None:
+            torch.backends.mkldnn.matmul.fp32_precision = self._saved_matmul_precision
+            self._saved_matmul_precision = None
+
     # --------------------------------------------------------------------------------------- optimiser
     def on_fit_start(self) -> None:
         if not self.has_parameters:
@@ -204,7 +242,10 @@ class ForecastTask(SpanmixModule):
     def configure_optimizers(self):
         if not self.has_parameters:
             return None
-        optimizer = torch.optim.AdamW(param_groups(self.net, self.hparams.weight_decay), lr=self.hparams.lr)
+        impl = self.hparams.get("optimizer_impl", "fused")
+        kernel = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}[impl]
+        optimizer = torch.optim.AdamW(param_groups(self.net, self.hparams.weight_decay), lr=self.hparams.lr,
+                                      **kernel)
         if self.hparams.lr_schedule is None:
             return optimizer
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, type1_lr_factor)

@@ -68,8 +68,14 @@ def sparsity_measure(q: torch.Tensor, k: torch.Tensor, index: torch.Tensor, *, s
     d = q.shape[-1]
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     L_K = k.shape[-2]
-    k_s = k[:, :, index]  # (B, H, L_Q, n, d)
-    s = torch.einsum("bhqd,bhqnd->bhqn", q.float(), k_s.float()) * scale
+    B, H, L_Q = q.shape[:3]
+    n = index.shape[-1]
+    if L_K <= n * d:  # every score in one matmul (L_Q·L_K values) is cheaper than gathering L_Q·n keys of d
+        s_all = torch.matmul(q.float(), k.float().transpose(-1, -2))  # (B, H, L_Q, L_K)
+        s = s_all.gather(-1, index[None, None].expand(B, H, L_Q, n)) * scale
+    else:
+        k_s = k[:, :, index]  # (B, H, L_Q, n, d)
+        s = torch.einsum("bhqd,bhqnd->bhqn", q.float(), k_s.float()) * scale
     if key_padding_mask is None:
         mx, total = s.amax(-1), s.sum(-1)
         count = torch.full_like(total, index.shape[-1])
@@ -192,7 +198,8 @@ def probsparse_attention(
         return (out, None) if return_index else out
 
     index = sample_key_indices(L_Q, L_K, n, generator, q.device)
-    M = sparsity_measure(q, k, index, scale=scale, key_padding_mask=key_padding_mask, measure=measure)
+    with torch.no_grad():  # M only picks the active queries (top-k indices): no gradient flows through it
+        M = sparsity_measure(q, k, index, scale=scale, key_padding_mask=key_padding_mask, measure=measure)
     if query_padding_mask is not None:
         M = M.masked_fill(~query_padding_mask[:, None, :], float("-inf"))
     top = M.topk(u, dim=-1, sorted=False).indices  # (B, H, u)
