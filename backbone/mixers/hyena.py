@@ -6,10 +6,12 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
 from spanmix.backbone.mixers.depthwise import (causal_depthwise_conv, compute_dtype, depthwise_conv_ref,
                                                depthwise_conv_step)
+from spanmix.backbone.mixers.hyena_core import hyena_core, long_conv_into
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref, fft_size, kernel_spectrum
 
@@ -216,11 +218,23 @@ class Hyena(Mixer):
         self.check_input(x, mask)
         return self._run(x, mask, reference=True)
 
+    def _steps(self) -> list[tuple[int | None, int | None]]:
+        """(gate before, gate after) each long filter, as ``hyena_core`` takes them."""
+        if self.layout == "paper":
+            return [(None, n) for n in range(self.n_filters)]
+        last = self.n_filters - 1
+        return [(self.order - 1 - o, 0 if o == last else None) for o in range(self.n_filters)]
+
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None, reference: bool) -> torch.Tensor:
         # Activations stay (B, L, channels) as the projections give them; only each long convolution's
         # input and output are seen as (B, D, L) (fft_conv's layout).
         length, cd = x.shape[1], compute_dtype(x.dtype)
         u = zero_padded(self.in_proj(zero_padded(x, mask)), mask)  # (B, L, (N+1)·D)
+        fused = not reference and x.dtype == cd and (self.dropout.p == 0 or not self.training)
+        if fused and torch.is_grad_enabled():
+            return zero_padded(self.out_proj(self._fused_with_grad(u, mask, length, cd)), mask)
+        if fused:
+            return zero_padded(self.out_proj(self._fused_in_place(u, mask, length, cd)), mask)
         if reference:
             u = depthwise_conv_ref(u.transpose(1, 2), self.short_conv.weight, self.short_conv.bias,
                                    left=self.short_filter - 1).transpose(1, 2)
@@ -247,6 +261,32 @@ class Hyena(Mixer):
         if not paper:
             z = gates[0] * z
         return zero_padded(self.out_proj(z), mask)
+
+    def _fused_with_grad(self, u: torch.Tensor, mask, length: int, cd: torch.dtype) -> torch.Tensor:
+        """``hyena_core`` (hand-written backward); the filter is regenerated in backward, not stored."""
+        self._cache = None
+        k = checkpoint(self.filters, length, cd, use_reentrant=False)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
+        keep = None if mask is None else mask.unsqueeze(-1).to(u.dtype)
+        return hyena_core(u, self.short_conv.weight, self.short_conv.bias, k, skip, keep, self._steps(), self.dim)
+
+    def _fused_in_place(self, u: torch.Tensor, mask, length: int, cd: torch.dtype) -> torch.Tensor:
+        """Without autograd: every step overwrites the projection's output (no new (B, L, D) activation)."""
+        u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias, inplace=True)
+        *gates, z = u.split(self.dim, dim=-1)
+        k, spectra = self._filters_and_spectra(length, cd)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
+        keep = None if mask is None else mask.unsqueeze(-1).to(u.dtype)
+        n = fft_size(length, k.shape[-1])
+        for i, (pre, post) in enumerate(self._steps()):
+            if pre is not None:
+                z.mul_(gates[pre])
+            if keep is not None:
+                z.mul_(keep)
+            long_conv_into(z, z, k[i], skip[i], n, None if spectra is None else spectra[i])
+            if post is not None:
+                z.mul_(gates[post])
+        return z
 
     def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
                    max_len: int | None = None) -> dict:
