@@ -13,6 +13,7 @@ from spanmix.backbone.mixers.base import Mixer
 NORMS = ("layer", "rms")
 FFNS = ("mlp", "swiglu", "none")
 ACTS = ("gelu", "gelu_tanh")
+FFN_POSITIONS = 1 << 14  # positions per FFN block in inference (see Block.forward)
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -61,7 +62,8 @@ class Block(nn.Module):
         act: the MLP's activation, ``"gelu"`` or ``"gelu_tanh"`` (see ``make_ffn``).
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool (True = real token) -> (B, L, D).
-    Cost: the mixer's, plus O(L·D²) for the FFN.
+    Cost: the mixer's, plus O(L·D²) for the FFN. In inference (eval mode, no autograd) the FFN runs over blocks
+    of ``FFN_POSITIONS`` positions added in place, so its hidden activation is never held for the whole sequence.
     """
 
     def __init__(self, dim: int, mixer: nn.Module, *, ffn: str = "mlp", mlp_ratio: float = 4.0,
@@ -76,7 +78,15 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.drop_path(self.mixer(self.norm1(x), mask=mask))
-        if self.has_ffn:
+        if self.has_ffn and not torch.is_grad_enabled() and not self.training and x.dim() == 3 \
+                and x.shape[0] * x.shape[1] > FFN_POSITIONS:
+            # Inference at long L: the FFN is position-wise, so it runs over blocks of positions added in place
+            # into x (which this block owns); no (B, L, hidden) activation (at L = 1M, d 128 -> 512: 2 GiB).
+            rows = max(1, FFN_POSITIONS // x.shape[0])
+            for r0 in range(0, x.shape[1], rows):
+                part = x[:, r0:r0 + rows]
+                part += self.ffn(self.norm2(part))
+        elif self.has_ffn:
             x = x + self.drop_path(self.ffn(self.norm2(x)))
         return x
 

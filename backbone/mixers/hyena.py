@@ -20,6 +20,7 @@ LAYOUTS = ("paper", "official")
 # Without autograd the filters and their spectra are cached while the filter parameters are unchanged, up to
 # this many bytes of spectra (at L = 64k, D = 128: 64 MiB per filter; at 1M, 1 GiB: not cached).
 SPECTRUM_CACHE_BYTES = 256 * 2**20
+_FILTER_ROWS = 1 << 15  # filter taps generated per block without autograd
 
 
 class HyenaFilter(nn.Module):
@@ -62,30 +63,41 @@ class HyenaFilter(nn.Module):
         for p in self.parameters():
             p._no_weight_decay = True
 
-    def features(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-        """(length, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions 0..length-1."""
-        pos = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1)
+    def features(self, length: int, dtype: torch.dtype, device=None, start: int = 0) -> torch.Tensor:
+        """(length - start, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions start..length-1."""
+        pos = torch.arange(start, length, dtype=dtype, device=device).unsqueeze(-1)
         t = pos / max(self.max_len - 1, 1)
         bands = (self.emb_dim - 1) // 2
         f = torch.linspace(1e-4, bands - 1, bands, dtype=dtype, device=device)
         w = 2 * math.pi * pos / self.max_len
         return torch.cat([t, torch.cos(f * w), -torch.sin(f * w)], dim=-1)
 
-    def window(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-        """(length, channels): ``exp(-t·|δ_c|) + shift``."""
-        t = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
+    def window(self, length: int, dtype: torch.dtype, device=None, start: int = 0) -> torch.Tensor:
+        """(length - start, channels): ``exp(-t·|δ_c|) + shift`` at positions start..length-1."""
+        t = torch.arange(start, length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
         deltas = torch.linspace(*self.decay_range, self.channels, dtype=dtype, device=device)
         return torch.exp(-t * deltas.abs()) + self.shift
 
     def forward(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        if not torch.is_grad_enabled() and length > _FILTER_ROWS:
+            # The FFN is position-wise: without autograd run it over row blocks written into the result, so
+            # generating a 1M-tap filter holds no (length, filter_order) or (length, channels) temporaries.
+            out = torch.empty(self.channels, length, dtype=dtype, device=self.freq.device)
+            for r0 in range(0, length, _FILTER_ROWS):
+                out[:, r0:r0 + _FILTER_ROWS] = self._rows(r0, min(length, r0 + _FILTER_ROWS), dtype)
+            return out
+        return self._rows(0, length, dtype)
+
+    def _rows(self, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
+        """Taps start..stop-1 of the filter: (channels, stop - start)."""
         device = self.freq.device
-        h = self.features(length, dtype, device)
+        h = self.features(stop, dtype, device, start)
         for i, linear in enumerate(self.linears):
             bias = None if linear.bias is None else linear.bias.to(dtype)
             h = F.linear(h, linear.weight.to(dtype), bias)
             if i < len(self.linears) - 1:
                 h = torch.sin(self.freq.to(dtype) * h)
-        return (h * self.window(length, dtype, device)).transpose(0, 1)
+        return (h * self.window(stop, dtype, device, start)).transpose(0, 1)
 
 
 @register_mixer("hyena")

@@ -183,3 +183,30 @@ def test_fused_path_saves_only_the_projection_and_the_filter_outputs():
     assert sum(saved.values()) <= B * L * per_position + params
     y.sum().backward()  # and the backward still runs from what was kept
     assert m.filter.linears[0].weight.grad is not None
+
+
+def test_filter_generated_in_row_blocks_without_autograd(monkeypatch):
+    import spanmix.backbone.mixers.hyena as hy
+
+    torch.manual_seed(0)
+    m = Hyena(8, order=2, emb_dim=5, max_len=100, layout="paper", filter_freq=10.0)
+    whole = m.filters(100)  # with autograd: one block
+    monkeypatch.setattr(hy, "_FILTER_ROWS", 16)  # 7 blocks, the last one short
+    with torch.no_grad():
+        blocks = m.filters(100)
+    torch.testing.assert_close(blocks, whole.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_block_ffn_in_position_blocks_in_inference(monkeypatch):
+    import spanmix.backbone.blocks as blocks
+    from spanmix.backbone import MixerStack
+
+    torch.manual_seed(0)
+    stack = MixerStack(16, ["hyena", "hyena"], mlp_ratio=4.0, act="gelu_tanh", max_len=64, layout="official").eval()
+    x = torch.randn(2, 50, 16)
+    with torch.no_grad():
+        expected = stack(x)
+        monkeypatch.setattr(blocks, "FFN_POSITIONS", 12)  # blocks of 6 rows of 2 sequences
+        chunked = stack(x)
+    torch.testing.assert_close(chunked, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.equal(chunked, x)
