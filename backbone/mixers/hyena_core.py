@@ -27,7 +27,7 @@ from spanmix.backbone.mixers.depthwise import causal_depthwise_conv, compute_dty
 from spanmix.kernels import fft_size
 
 _GROUP_ELEMS = 1 << 21  # complex elements per channel group of the FFT loops (16 MiB of complex64)
-_ROWS = 1 << 14  # sequence rows per chunk of the short conv's weight gradient
+_ROWS = 1 << 14  # sequence rows per chunk of the short conv's backward
 
 
 def _groups(batch: int, channels: int, n: int):
@@ -82,20 +82,29 @@ def _long_conv_backward(g: torch.Tensor, w: torch.Tensor, k: torch.Tensor, bias:
 
 
 def _short_conv_backward(gs: torch.Tensor, u: torch.Tensor, weight: torch.Tensor, has_bias: bool):
-    """Adjoint of ``causal_depthwise_conv(u, weight, bias)``: grad u, grad weight (C, 1, k), grad bias."""
+    """Adjoint of ``causal_depthwise_conv(u, weight, bias)``: grad u, grad weight (C, 1, k), grad bias.
+    ``gs`` (the output gradient, owned by the caller) is overwritten with grad u, in row chunks from the start
+    (chunk [r0, r1) reads rows up to r1 + k - 2, which later chunks have not written yet)."""
     taps, L = weight.shape[-1], u.shape[1]
     cd = compute_dtype(u.dtype)
     w = weight[:, 0, :].to(cd)
-    gu = gs * w[:, taps - 1]
     gw = torch.zeros(w.shape, dtype=cd, device=u.device)
-    gw[:, taps - 1] = _dot_rows(gs, u)
-    for j in range(taps - 1):
+    for j in range(taps):
         shift = taps - 1 - j  # y[t] += w_j · u[t - shift]
         if shift < L:
-            gu[:, :L - shift].addcmul_(gs[:, shift:], w[:, j])
             gw[:, j] = _dot_rows(gs[:, shift:], u[:, :L - shift])
     gb = gs.sum((0, 1)) if has_bias else None
-    return gu, gw.unsqueeze(1), gb
+    for r0 in range(0, L, _ROWS):
+        r1 = min(L, r0 + _ROWS)
+        src = gs[:, r0:min(L, r1 + taps - 1)]
+        out = src[:, :r1 - r0] * w[:, taps - 1]
+        for j in range(taps - 1):
+            shift = taps - 1 - j  # grad u[t] += w_j · gs[t + shift]
+            rows = min(r1, L - shift) - r0
+            if rows > 0:
+                out[:, :rows].addcmul_(src[:, shift:shift + rows], w[:, j])
+        gs[:, r0:r1] = out
+    return gs, gw.unsqueeze(1), gb
 
 
 def _dot_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -135,26 +144,28 @@ class HyenaCore(torch.autograd.Function):
         zs = [v]  # the input z of each step
         for i, (_, post) in enumerate(steps[:-1]):
             zs.append(ys[i] if post is None else ys[i] * gates[post])
-        gs = torch.zeros_like(s)
-        g_gates = list(gs.split(dim, dim=-1))
+        gs = torch.empty_like(s)  # every gate and v is used exactly once: each slice is written once
+        g_gates = gs.split(dim, dim=-1)
         gk, gbias = torch.empty_like(k), torch.empty_like(bias)
         gz = grad_out
         for i in reversed(range(len(steps))):
             pre, post = steps[i]
             if post is not None:
-                g_gates[post] += gz * ys[i]
+                torch.mul(gz, ys[i], out=g_gates[post])
                 gz = gz * gates[post]
             gate = None if pre is None else gates[pre]
             w = _gated(zs[i], gate, keep)
             gw, gk_i, gb_i = _long_conv_backward(gz, w, k[i], bias[i], n)
+            del w
             gk[i], gbias[i] = gk_i.to(k.dtype), gb_i.to(bias.dtype)
             if keep is not None:
                 gw *= keep
             if gate is not None:
-                g_gates[pre] += gw * zs[i]
+                torch.mul(gw, zs[i], out=g_gates[pre])
                 gw *= gate
             gz = gw
-        g_gates[-1] += gz  # v
+        g_gates[-1].copy_(gz)  # v
+        del s, gates, v, zs, gz, gw, ys
         gu, gcw, gcb = _short_conv_backward(gs, u, conv_weight, conv_bias is not None)
         return (gu, gcw.to(conv_weight.dtype), None if gcb is None else gcb.to(conv_bias.dtype), gk, gbias,
                 None, None, None)

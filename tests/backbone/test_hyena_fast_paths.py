@@ -210,3 +210,35 @@ def test_block_ffn_in_position_blocks_in_inference(monkeypatch):
         chunked = stack(x)
     torch.testing.assert_close(chunked, expected, rtol=1e-6, atol=1e-6)
     assert not torch.equal(chunked, x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_mlp_matches_timm_mlp_and_saves_one_hidden_activation(dtype, approximate):
+    from functools import partial
+
+    from timm.layers import Mlp
+
+    from spanmix.backbone.blocks import GeluMlp
+
+    torch.manual_seed(0)
+    act = partial(torch.nn.GELU, approximate=approximate)
+    ref, mine = Mlp(12, 48, act_layer=act).to(dtype), GeluMlp(12, 48, act_layer=act).to(dtype)
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 30, 12, dtype=dtype)
+    gy = torch.randn(2, 30, 12, dtype=dtype)
+    outs = []
+    for m in (ref, mine):
+        xx = x.clone().requires_grad_()
+        saved = {}
+        with torch.autograd.graph.saved_tensors_hooks(
+                lambda t: saved.setdefault(t.untyped_storage().data_ptr(), t.numel()) and t, lambda t: t):
+            y = m(xx)
+        outs.append((y, torch.autograd.grad(y, [xx, *m.parameters()], gy), saved))
+    (y_ref, g_ref, saved_ref), (y, g, saved) = outs
+    tol = TOL[dtype]
+    torch.testing.assert_close(y, y_ref, rtol=tol, atol=tol)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * b.abs().max().item())
+    hidden = 2 * 30 * 48
+    assert sum(v == hidden for v in saved_ref.values()) == 2 and sum(v == hidden for v in saved.values()) == 1
