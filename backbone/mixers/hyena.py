@@ -142,6 +142,13 @@ class Hyena(Mixer):
     filter parameter, so any change to the filter (an optimiser step, ``load_state_dict``) regenerates them;
     spectra above ``SPECTRUM_CACHE_BYTES`` are not kept. The cache is not part of the state dict.
 
+    Fast paths (float32/float64 inputs, dropout inactive; otherwise the plain autograd loop): under autograd the
+    recurrence after ``in_proj`` is one autograd function (``hyena_core``) that saves only the projection's
+    output and each filter's output and recomputes the rest in a hand-written backward; the filter FFN runs
+    under ``torch.utils.checkpoint`` (regenerated in backward, not stored). Without autograd every step
+    overwrites the projection's output in place and the filter is generated in blocks of taps. Both are held
+    to ``reference()`` (outputs and every gradient) in ``tests/backbone/test_hyena_fast_paths.py``.
+
     Args:
         dim: width D.
         order: N >= 1 (2; >= 2 for ``layout="official"``).
