@@ -135,6 +135,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--single-call-lengths", type=int, nargs="*", default=[1 << 20],
                     help="lengths whose cells make one timed call and no warm-up call (1M: ~1-2 min per call)")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="only these of ours-official ours-paper ours-bf16mm official (default: all that apply)")
     ap.add_argument("--bf16-matmul", action="store_true",
                     help="also time ours with torch.backends.mkldnn.matmul.fp32_precision = 'bf16'")
     ap.add_argument("--out", default=str(RESULTS))
@@ -150,6 +152,8 @@ def main() -> None:
     elif not Path(path).is_file():
         ap.error(f"--official-hyenadna: no such file {path!r}; expected the path to standalone_hyenadna.py")
     models = ["ours-official", "ours-paper"] + (["ours-bf16mm"] if args.bf16_matmul else []) + (["official"] if path else [])
+    if args.models:
+        models = [m for m in models if m in args.models]
     cells = []  # (section, kind, L, backward)
     for length in args.lengths:
         cells += [("fwd", kind, length, False) for kind in models + ["floor2", "mixer", "floor1"]]
