@@ -159,6 +159,35 @@ def main() -> None:
         cells += [("fwd", kind, length, False) for kind in models + ["floor2", "mixer", "floor1"]]
     for length in args.backward_lengths:
         cells += [("fwd+bwd", kind, length, True) for kind in models]
+    def write() -> str:  # after every cell, so an interrupted run keeps what it measured
+        names = {"ours-official": "ours (official layout)", "ours-paper": "ours (paper layout)",
+                 "official": "official standalone", "ours-bf16mm": "ours (official layout, bf16 matmul)", "floor2": "FFT floor x2", "mixer": "hyena mixer alone",
+                 "floor1": "FFT floor x1"}
+        rows = []
+        for cell in [c for c in cells if c in results]:
+            section, kind, length, _ = cell
+            ok = [r for r in results[cell] if "seconds" in r]
+            if not ok:
+                rows.append([section, names[kind], length, results[cell][-1].get("error"), "", f"{loads[cell]:.1f}"])
+                continue
+            rows.append([section, names[kind], length, _fmt_s(statistics.median(r["seconds"] for r in ok)),
+                         _fmt_m(statistics.median(r["peak_mib"] for r in ok)), f"{loads[cell]:.1f}"])
+        table = markdown_table(["pass", "model", "L", f"median of {args.repeats}", "peak extra memory", "load (1 min)"],
+                               rows)
+        note = ("\nForward rows: no autograd; our timed call reuses the filter spectra cached by the warm-up call where "
+                "they fit in 256 MiB (64k: yes; 256k and longer: no); the official code regenerates its filter each call. "
+                "Peak = growth of ru_maxrss over the resident set before the warm-up call, fresh process per cell. "
+                f"Lengths {args.single_call_lengths}: one timed call, no warm-up call (and so no cached spectra). "
+                "bf16 matmul row: oneDNN's bf16 path for fp32 matmuls (off by default; fp32-level but not equal error).\n")
+        if not path:
+            note += "\n(official standalone HyenaDNA skipped: no --official-hyenadna PATH given)\n"
+        text = (f"# Long convolution: HyenaDNA tiny, ours vs official standalone\n\n"
+                f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python benchmarks/long_conv.py "
+                f"{' '.join(sys.argv[1:])}` — batch 1, d_model 128, 2 layers, order 2, filter order 64, "
+                f"l_max = L; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n{note}")
+        Path(args.out).write_text(text)
+        return text
+
     results: dict = {}
     loads: dict = {}
     for rep in range(args.repeats):
@@ -169,34 +198,10 @@ def main() -> None:
             results.setdefault(cell, []).append(r)
             loads[cell] = os.getloadavg()[0]
             shown = _fmt_s(r["seconds"]) if "seconds" in r else r.get("error")
-            print(f"rep {rep + 1}: {cell[0]:8s} {kind:14s} L={length:8d} {shown}", flush=True)
-    names = {"ours-official": "ours (official layout)", "ours-paper": "ours (paper layout)",
-             "official": "official standalone", "ours-bf16mm": "ours (official layout, bf16 matmul)", "floor2": "FFT floor x2", "mixer": "hyena mixer alone",
-             "floor1": "FFT floor x1"}
-    rows = []
-    for cell in cells:
-        section, kind, length, _ = cell
-        ok = [r for r in results[cell] if "seconds" in r]
-        if not ok:
-            rows.append([section, names[kind], length, results[cell][-1].get("error"), "", f"{loads[cell]:.1f}"])
-            continue
-        rows.append([section, names[kind], length, _fmt_s(statistics.median(r["seconds"] for r in ok)),
-                     _fmt_m(statistics.median(r["peak_mib"] for r in ok)), f"{loads[cell]:.1f}"])
-    table = markdown_table(["pass", "model", "L", f"median of {args.repeats}", "peak extra memory", "load (1 min)"],
-                           rows)
-    note = ("\nForward rows: no autograd; our timed call reuses the filter spectra cached by the warm-up call where "
-            "they fit in 256 MiB (64k: yes; 256k and longer: no); the official code regenerates its filter each call. "
-            "Peak = growth of ru_maxrss over the resident set before the warm-up call, fresh process per cell. "
-            f"Lengths {args.single_call_lengths}: one timed call, no warm-up call (and so no cached spectra). "
-            "bf16 matmul row: oneDNN's bf16 path for fp32 matmuls (off by default; fp32-level but not equal error).\n")
-    if not path:
-        note += "\n(official standalone HyenaDNA skipped: no --official-hyenadna PATH given)\n"
-    text = (f"# Long convolution: HyenaDNA tiny, ours vs official standalone\n\n"
-            f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python benchmarks/long_conv.py "
-            f"{' '.join(sys.argv[1:])}` — batch 1, d_model 128, 2 layers, order 2, filter order 64, "
-            f"l_max = L; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n{note}")
-    Path(args.out).write_text(text)
-    print(text)
+            peak = _fmt_m(r["peak_mib"]) if "peak_mib" in r else ""
+            print(f"rep {rep + 1}: {cell[0]:8s} {kind:14s} L={length:8d} {shown} {peak}", flush=True)
+            write()
+    print(write())
 
 
 if __name__ == "__main__":
