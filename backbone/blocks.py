@@ -5,6 +5,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, SwiGLU
 from torch import nn
 
@@ -13,6 +14,7 @@ from spanmix.backbone.mixers.base import Mixer
 NORMS = ("layer", "rms")
 FFNS = ("mlp", "swiglu", "none")
 ACTS = ("gelu", "gelu_tanh")
+FFN_POSITIONS = 1 << 14  # positions per FFN block in inference (see Block.forward)
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -22,6 +24,42 @@ def make_norm(kind: str, dim: int) -> nn.Module:
     if kind == "rms":
         return nn.RMSNorm(dim)
     raise ValueError(f"unknown norm {kind!r}; expected one of {NORMS}")
+
+
+class _GeluLinear(torch.autograd.Function):
+    """``linear(gelu(h), weight, bias)`` saving only ``h``: gelu(h) is recomputed in backward."""
+
+    @staticmethod
+    def forward(ctx, h, weight, bias, approximate):
+        ctx.save_for_backward(h, weight)
+        ctx.approximate, ctx.has_bias = approximate, bias is not None
+        return F.linear(F.gelu(h, approximate=approximate), weight, bias)
+
+    @staticmethod
+    def backward(ctx, gy):
+        h, weight = ctx.saved_tensors
+        ga = gy @ weight.to(gy.dtype)
+        a = F.gelu(h, approximate=ctx.approximate)
+        g2 = gy.reshape(-1, gy.shape[-1])
+        gw = g2.t() @ a.reshape(-1, a.shape[-1])
+        del a
+        gb = g2.sum(0) if ctx.has_bias else None
+        gh = torch.ops.aten.gelu_backward(ga, h, approximate=ctx.approximate)
+        return gh, gw.to(weight.dtype), gb, None
+
+
+class GeluMlp(Mlp):
+    """timm's ``Mlp`` (fc1 -> GELU -> fc2, same parameters and names) whose backward keeps one (B, L, hidden)
+    activation instead of two: under autograd, with no dropout or norm inside, fc2 is fused with the GELU so
+    only the GELU's input is saved and its output is recomputed in backward (at L = 64k, hidden 512: 128 MiB
+    less per block for one more elementwise pass). Otherwise timm's forward, unchanged."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fusable = (torch.is_grad_enabled() and isinstance(self.act, nn.GELU) and isinstance(self.norm, nn.Identity)
+                   and (not self.training or (self.drop1.p == 0 and self.drop2.p == 0)))
+        if not fusable:
+            return super().forward(x)
+        return _GeluLinear.apply(self.fc1(x), self.fc2.weight, self.fc2.bias, self.act.approximate)
 
 
 def make_ffn(kind: str, dim: int, mlp_ratio: float, dropout: float, act: str = "gelu") -> nn.Module:
@@ -35,7 +73,7 @@ def make_ffn(kind: str, dim: int, mlp_ratio: float, dropout: float, act: str = "
         raise ValueError(f"unknown activation {act!r}; expected one of {ACTS}")
     if kind == "mlp":
         layer = partial(nn.GELU, approximate="tanh") if act == "gelu_tanh" else nn.GELU
-        return Mlp(dim, hidden, act_layer=layer, drop=dropout)
+        return GeluMlp(dim, hidden, act_layer=layer, drop=dropout)
     if kind == "swiglu":
         # Two thirds of the MLP width keeps the parameter count of the GELU MLP (Shazeer 2020, Sec. 2).
         return SwiGLU(dim, max(1, 2 * hidden // 3), drop=dropout)
@@ -61,7 +99,8 @@ class Block(nn.Module):
         act: the MLP's activation, ``"gelu"`` or ``"gelu_tanh"`` (see ``make_ffn``).
 
     Shapes: ``x`` (B, L, D), ``mask`` (B, L) bool (True = real token) -> (B, L, D).
-    Cost: the mixer's, plus O(L·D²) for the FFN.
+    Cost: the mixer's, plus O(L·D²) for the FFN. In inference (eval mode, no autograd) the FFN runs over blocks
+    of ``FFN_POSITIONS`` positions added in place, so its hidden activation is never held for the whole sequence.
     """
 
     def __init__(self, dim: int, mixer: nn.Module, *, ffn: str = "mlp", mlp_ratio: float = 4.0,
@@ -76,7 +115,15 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.drop_path(self.mixer(self.norm1(x), mask=mask))
-        if self.has_ffn:
+        if self.has_ffn and not torch.is_grad_enabled() and not self.training and x.dim() == 3 \
+                and x.shape[0] * x.shape[1] > FFN_POSITIONS:
+            # Inference at long L: the FFN is position-wise, so it runs over blocks of positions added in place
+            # into x (which this block owns); no (B, L, hidden) activation (at L = 1M, d 128 -> 512: 2 GiB).
+            rows = max(1, FFN_POSITIONS // x.shape[0])
+            for r0 in range(0, x.shape[1], rows):
+                part = x[:, r0:r0 + rows]
+                part += self.ffn(self.norm2(part))
+        elif self.has_ffn:
             x = x + self.drop_path(self.ffn(self.norm2(x)))
         return x
 

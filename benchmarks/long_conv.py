@@ -68,12 +68,14 @@ def _build(kind: str, length: int, official_path: str):
         return model, (lambda ids: model(ids) @ emb.T)
     from spanmix.apps.genomics.models import HyenaDNA
 
-    layout = {"ours-official": "official", "ours-paper": "paper"}[kind]
+    if kind == "ours-bf16mm":  # oneDNN's AVX-512 bf16 path for fp32 matmuls (../shared/PERFORMANCE.md)
+        torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+    layout = {"ours-official": "official", "ours-paper": "paper", "ours-bf16mm": "official"}[kind]
     model = HyenaDNA(d_model=D_MODEL, n_layer=N_LAYER, d_inner=D_INNER, l_max=length, layout=layout)
     return model, model
 
 
-def one(kind: str, length: int, backward: bool, official_path: str) -> dict:
+def one(kind: str, length: int, backward: bool, official_path: str, warm_up: bool = True) -> dict:
     import torch
 
     torch.manual_seed(0)
@@ -109,7 +111,8 @@ def one(kind: str, length: int, backward: bool, official_path: str) -> dict:
                 with torch.no_grad():
                     call(ids)
     before = rss_bytes()
-    fn()
+    if warm_up:
+        fn()
     start = time.perf_counter()
     fn()
     seconds = time.perf_counter() - start
@@ -130,59 +133,75 @@ def main() -> None:
     ap.add_argument("--lengths", type=int, nargs="*", default=[8192, 65536], help="forward lengths")
     ap.add_argument("--backward-lengths", type=int, nargs="*", default=[8192, 65536])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--single-call-lengths", type=int, nargs="*", default=[1 << 20],
+                    help="lengths whose cells make one timed call and no warm-up call (1M: ~1-2 min per call)")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="only these of ours-official ours-paper ours-bf16mm official (default: all that apply)")
+    ap.add_argument("--bf16-matmul", action="store_true",
+                    help="also time ours with torch.backends.mkldnn.matmul.fp32_precision = 'bf16'")
     ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--one", nargs=4, metavar=("KIND", "L", "BACKWARD", "OFFICIAL"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=5, metavar=("KIND", "L", "BACKWARD", "OFFICIAL", "WARM"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        kind, length, backward, path = args.one
-        print(json.dumps(one(kind, int(length), backward == "1", path)))
+        kind, length, backward, path, warm = args.one
+        print(json.dumps(one(kind, int(length), backward == "1", path, warm == "1")))
         return
     path = args.official_hyenadna
     if path is None:
         print("official standalone HyenaDNA: skipped (no --official-hyenadna PATH given)")
     elif not Path(path).is_file():
         ap.error(f"--official-hyenadna: no such file {path!r}; expected the path to standalone_hyenadna.py")
-    models = ["ours-official", "ours-paper"] + (["official"] if path else [])
+    models = ["ours-official", "ours-paper"] + (["ours-bf16mm"] if args.bf16_matmul else []) + (["official"] if path else [])
+    if args.models:
+        models = [m for m in models if m in args.models]
     cells = []  # (section, kind, L, backward)
     for length in args.lengths:
         cells += [("fwd", kind, length, False) for kind in models + ["floor2", "mixer", "floor1"]]
     for length in args.backward_lengths:
         cells += [("fwd+bwd", kind, length, True) for kind in models]
+    def write() -> str:  # after every cell, so an interrupted run keeps what it measured
+        names = {"ours-official": "ours (official layout)", "ours-paper": "ours (paper layout)",
+                 "official": "official standalone", "ours-bf16mm": "ours (official layout, bf16 matmul)", "floor2": "FFT floor x2", "mixer": "hyena mixer alone",
+                 "floor1": "FFT floor x1"}
+        rows = []
+        for cell in [c for c in cells if c in results]:
+            section, kind, length, _ = cell
+            ok = [r for r in results[cell] if "seconds" in r]
+            if not ok:
+                rows.append([section, names[kind], length, results[cell][-1].get("error"), "", f"{loads[cell]:.1f}"])
+                continue
+            rows.append([section, names[kind], length, _fmt_s(statistics.median(r["seconds"] for r in ok)),
+                         _fmt_m(statistics.median(r["peak_mib"] for r in ok)), f"{loads[cell]:.1f}"])
+        table = markdown_table(["pass", "model", "L", f"median of {args.repeats}", "peak extra memory", "load (1 min)"],
+                               rows)
+        note = ("\nForward rows: no autograd; our timed call reuses the filter spectra cached by the warm-up call where "
+                "they fit in 256 MiB (64k: yes; 256k and longer: no); the official code regenerates its filter each call. "
+                "Peak = growth of ru_maxrss over the resident set before the warm-up call, fresh process per cell. "
+                f"Lengths {args.single_call_lengths}: one timed call, no warm-up call (and so no cached spectra). "
+                "bf16 matmul row: oneDNN's bf16 path for fp32 matmuls (off by default; fp32-level but not equal error).\n")
+        if not path:
+            note += "\n(official standalone HyenaDNA skipped: no --official-hyenadna PATH given)\n"
+        text = (f"# Long convolution: HyenaDNA tiny, ours vs official standalone\n\n"
+                f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python benchmarks/long_conv.py "
+                f"{' '.join(sys.argv[1:])}` — batch 1, d_model 128, 2 layers, order 2, filter order 64, "
+                f"l_max = L; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n{note}")
+        Path(args.out).write_text(text)
+        return text
+
     results: dict = {}
     loads: dict = {}
     for rep in range(args.repeats):
         for cell in cells:
             _, kind, length, backward = cell
-            r = in_subprocess(__file__, kind, str(length), "1" if backward else "0", path or "-", timeout=1200)
+            warm = "0" if length in args.single_call_lengths else "1"
+            r = in_subprocess(__file__, kind, str(length), "1" if backward else "0", path or "-", warm, timeout=1200)
             results.setdefault(cell, []).append(r)
             loads[cell] = os.getloadavg()[0]
             shown = _fmt_s(r["seconds"]) if "seconds" in r else r.get("error")
-            print(f"rep {rep + 1}: {cell[0]:8s} {kind:14s} L={length:8d} {shown}", flush=True)
-    names = {"ours-official": "ours (official layout)", "ours-paper": "ours (paper layout)",
-             "official": "official standalone", "floor2": "FFT floor x2", "mixer": "hyena mixer alone",
-             "floor1": "FFT floor x1"}
-    rows = []
-    for cell in cells:
-        section, kind, length, _ = cell
-        ok = [r for r in results[cell] if "seconds" in r]
-        if not ok:
-            rows.append([section, names[kind], length, results[cell][-1].get("error"), "", f"{loads[cell]:.1f}"])
-            continue
-        rows.append([section, names[kind], length, _fmt_s(statistics.median(r["seconds"] for r in ok)),
-                     _fmt_m(statistics.median(r["peak_mib"] for r in ok)), f"{loads[cell]:.1f}"])
-    table = markdown_table(["pass", "model", "L", f"median of {args.repeats}", "peak extra memory", "load (1 min)"],
-                           rows)
-    note = ("\nForward rows: no autograd; our timed call reuses the filter spectra cached by the warm-up call where "
-            "they fit in 256 MiB (64k: yes; 256k and longer: no); the official code regenerates its filter each call. "
-            "Peak = growth of ru_maxrss over the resident set before the warm-up call, fresh process per cell.\n")
-    if not path:
-        note += "\n(official standalone HyenaDNA skipped: no --official-hyenadna PATH given)\n"
-    text = (f"# Long convolution: HyenaDNA tiny, ours vs official standalone\n\n"
-            f"`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python benchmarks/long_conv.py "
-            f"{' '.join(sys.argv[1:])}` — batch 1, d_model 128, 2 layers, order 2, filter order 64, "
-            f"l_max = L; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n{table}\n{note}")
-    Path(args.out).write_text(text)
-    print(text)
+            peak = _fmt_m(r["peak_mib"]) if "peak_mib" in r else ""
+            print(f"rep {rep + 1}: {cell[0]:8s} {kind:14s} L={length:8d} {shown} {peak}", flush=True)
+            write()
+    print(write())
 
 
 if __name__ == "__main__":

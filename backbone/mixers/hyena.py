@@ -6,10 +6,12 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from spanmix.backbone.mixers.base import Mixer, check_causal_only, check_positive, check_step_input, zero_padded
 from spanmix.backbone.mixers.depthwise import (causal_depthwise_conv, compute_dtype, depthwise_conv_ref,
                                                depthwise_conv_step)
+from spanmix.backbone.mixers.hyena_core import hyena_core, long_conv_into
 from spanmix.backbone.registry import register_mixer
 from spanmix.kernels import fft_conv, fft_conv_ref, fft_size, kernel_spectrum
 
@@ -18,6 +20,7 @@ LAYOUTS = ("paper", "official")
 # Without autograd the filters and their spectra are cached while the filter parameters are unchanged, up to
 # this many bytes of spectra (at L = 64k, D = 128: 64 MiB per filter; at 1M, 1 GiB: not cached).
 SPECTRUM_CACHE_BYTES = 256 * 2**20
+_FILTER_ROWS = 1 << 15  # filter taps generated per block without autograd
 
 
 class HyenaFilter(nn.Module):
@@ -60,30 +63,41 @@ class HyenaFilter(nn.Module):
         for p in self.parameters():
             p._no_weight_decay = True
 
-    def features(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-        """(length, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions 0..length-1."""
-        pos = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1)
+    def features(self, length: int, dtype: torch.dtype, device=None, start: int = 0) -> torch.Tensor:
+        """(length - start, emb_dim): ``[t, cos(f·w), -sin(f·w)]`` at absolute positions start..length-1."""
+        pos = torch.arange(start, length, dtype=dtype, device=device).unsqueeze(-1)
         t = pos / max(self.max_len - 1, 1)
         bands = (self.emb_dim - 1) // 2
         f = torch.linspace(1e-4, bands - 1, bands, dtype=dtype, device=device)
         w = 2 * math.pi * pos / self.max_len
         return torch.cat([t, torch.cos(f * w), -torch.sin(f * w)], dim=-1)
 
-    def window(self, length: int, dtype: torch.dtype, device=None) -> torch.Tensor:
-        """(length, channels): ``exp(-t·|δ_c|) + shift``."""
-        t = torch.arange(length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
+    def window(self, length: int, dtype: torch.dtype, device=None, start: int = 0) -> torch.Tensor:
+        """(length - start, channels): ``exp(-t·|δ_c|) + shift`` at positions start..length-1."""
+        t = torch.arange(start, length, dtype=dtype, device=device).unsqueeze(-1) / max(self.max_len - 1, 1)
         deltas = torch.linspace(*self.decay_range, self.channels, dtype=dtype, device=device)
         return torch.exp(-t * deltas.abs()) + self.shift
 
     def forward(self, length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        if not torch.is_grad_enabled() and length > _FILTER_ROWS:
+            # The FFN is position-wise: without autograd run it over row blocks written into the result, so
+            # generating a 1M-tap filter holds no (length, filter_order) or (length, channels) temporaries.
+            out = torch.empty(self.channels, length, dtype=dtype, device=self.freq.device)
+            for r0 in range(0, length, _FILTER_ROWS):
+                out[:, r0:r0 + _FILTER_ROWS] = self._rows(r0, min(length, r0 + _FILTER_ROWS), dtype)
+            return out
+        return self._rows(0, length, dtype)
+
+    def _rows(self, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
+        """Taps start..stop-1 of the filter: (channels, stop - start)."""
         device = self.freq.device
-        h = self.features(length, dtype, device)
+        h = self.features(stop, dtype, device, start)
         for i, linear in enumerate(self.linears):
             bias = None if linear.bias is None else linear.bias.to(dtype)
             h = F.linear(h, linear.weight.to(dtype), bias)
             if i < len(self.linears) - 1:
                 h = torch.sin(self.freq.to(dtype) * h)
-        return (h * self.window(length, dtype, device)).transpose(0, 1)
+        return (h * self.window(stop, dtype, device, start)).transpose(0, 1)
 
 
 @register_mixer("hyena")
@@ -127,6 +141,13 @@ class Hyena(Mixer):
     spectra are kept between calls, keyed on the sequence length, dtype and the (storage, version) of every
     filter parameter, so any change to the filter (an optimiser step, ``load_state_dict``) regenerates them;
     spectra above ``SPECTRUM_CACHE_BYTES`` are not kept. The cache is not part of the state dict.
+
+    Fast paths (float32/float64 inputs, dropout inactive; otherwise the plain autograd loop): under autograd the
+    recurrence after ``in_proj`` is one autograd function (``hyena_core``) that saves only the projection's
+    output and each filter's output and recomputes the rest in a hand-written backward; the filter FFN runs
+    under ``torch.utils.checkpoint`` (regenerated in backward, not stored). Without autograd every step
+    overwrites the projection's output in place and the filter is generated in blocks of taps. Both are held
+    to ``reference()`` (outputs and every gradient) in ``tests/backbone/test_hyena_fast_paths.py``.
 
     Args:
         dim: width D.
@@ -216,11 +237,23 @@ class Hyena(Mixer):
         self.check_input(x, mask)
         return self._run(x, mask, reference=True)
 
+    def _steps(self) -> list[tuple[int | None, int | None]]:
+        """(gate before, gate after) each long filter, as ``hyena_core`` takes them."""
+        if self.layout == "paper":
+            return [(None, n) for n in range(self.n_filters)]
+        last = self.n_filters - 1
+        return [(self.order - 1 - o, 0 if o == last else None) for o in range(self.n_filters)]
+
     def _run(self, x: torch.Tensor, mask: torch.Tensor | None, reference: bool) -> torch.Tensor:
         # Activations stay (B, L, channels) as the projections give them; only each long convolution's
         # input and output are seen as (B, D, L) (fft_conv's layout).
         length, cd = x.shape[1], compute_dtype(x.dtype)
         u = zero_padded(self.in_proj(zero_padded(x, mask)), mask)  # (B, L, (N+1)·D)
+        fused = not reference and x.dtype == cd and (self.dropout.p == 0 or not self.training)
+        if fused and torch.is_grad_enabled():
+            return zero_padded(self.out_proj(self._fused_with_grad(u, mask, length, cd)), mask)
+        if fused:
+            return zero_padded(self.out_proj(self._fused_in_place(u, mask, length, cd)), mask)
         if reference:
             u = depthwise_conv_ref(u.transpose(1, 2), self.short_conv.weight, self.short_conv.bias,
                                    left=self.short_filter - 1).transpose(1, 2)
@@ -247,6 +280,32 @@ class Hyena(Mixer):
         if not paper:
             z = gates[0] * z
         return zero_padded(self.out_proj(z), mask)
+
+    def _fused_with_grad(self, u: torch.Tensor, mask, length: int, cd: torch.dtype) -> torch.Tensor:
+        """``hyena_core`` (hand-written backward); the filter is regenerated in backward, not stored."""
+        self._cache = None
+        k = checkpoint(self.filters, length, cd, use_reentrant=False)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
+        keep = None if mask is None else mask.unsqueeze(-1).to(u.dtype)
+        return hyena_core(u, self.short_conv.weight, self.short_conv.bias, k, skip, keep, self._steps(), self.dim)
+
+    def _fused_in_place(self, u: torch.Tensor, mask, length: int, cd: torch.dtype) -> torch.Tensor:
+        """Without autograd: every step overwrites the projection's output (no new (B, L, D) activation)."""
+        u = causal_depthwise_conv(u, self.short_conv.weight, self.short_conv.bias, inplace=True)
+        *gates, z = u.split(self.dim, dim=-1)
+        k, spectra = self._filters_and_spectra(length, cd)
+        skip = self.filter.bias.to(cd).view(self.n_filters, self.dim)
+        keep = None if mask is None else mask.unsqueeze(-1).to(u.dtype)
+        n = fft_size(length, k.shape[-1])
+        for i, (pre, post) in enumerate(self._steps()):
+            if pre is not None:
+                z.mul_(gates[pre])
+            if keep is not None:
+                z.mul_(keep)
+            long_conv_into(z, z, k[i], skip[i], n, None if spectra is None else spectra[i])
+            if post is not None:
+                z.mul_(gates[post])
+        return z
 
     def init_state(self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None,
                    max_len: int | None = None) -> dict:

@@ -119,3 +119,126 @@ def test_short_conv_in_place_equals_out_of_place(monkeypatch, length):
     y = causal_depthwise_conv(xg, w, b, inplace=True)
     torch.testing.assert_close(y, expected)
     torch.testing.assert_close(xg.detach(), x)
+
+
+def _grads(m, x, mask, fn):
+    params = [p for p in m.parameters() if p.requires_grad]
+    xx = x.clone().requires_grad_()
+    y = fn(xx, mask)
+    gy = torch.randn(y.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
+    return y, torch.autograd.grad(y, [xx, *params], gy)
+
+
+@pytest.mark.parametrize("layout, order", [("official", 2), ("paper", 2), ("official", 3)])
+def test_fused_backward_over_channel_groups_and_row_chunks(monkeypatch, layout, order):
+    import spanmix.backbone.mixers.hyena_core as core
+
+    monkeypatch.setattr(core, "_GROUP_ELEMS", 1)  # groups of 8 channels: 3 FFT groups for D = 24
+    monkeypatch.setattr(core, "_ROWS", 7)  # the short conv's weight gradient in several row chunks
+    torch.manual_seed(1)
+    m = Hyena(24, order=order, emb_dim=5, max_len=64, layout=layout, filter_freq=10.0).double().train()
+    x = torch.randn(2, 30, 24, dtype=torch.float64)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[0, :4] = False  # left padding
+    y, grads = _grads(m, x, mask, m)
+    assert y.grad_fn is not None
+    y_ref, grads_ref = _grads(m, x, mask, m.reference)
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+    for ga, gr in zip(grads, grads_ref):
+        torch.testing.assert_close(ga, gr, rtol=1e-10, atol=1e-10 * gr.abs().max().item())
+
+
+@pytest.mark.parametrize("layout, order", [("official", 2), ("paper", 3), ("official", 3)])
+def test_no_grad_in_place_path_matches_reference(monkeypatch, layout, order):
+    import spanmix.backbone.mixers.hyena_core as core
+
+    monkeypatch.setattr(core, "_GROUP_ELEMS", 1)
+    torch.manual_seed(2)
+    m = Hyena(16, order=order, emb_dim=5, max_len=64, layout=layout).eval()
+    x = torch.randn(2, 33, 16)
+    mask = torch.ones(2, 33, dtype=torch.bool)
+    mask[1, 20:] = False
+    with torch.no_grad():
+        y = m(x, mask)
+    torch.testing.assert_close(y, m.reference(x, mask), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_path_saves_only_the_projection_and_the_filter_outputs():
+    """Under autograd one Hyena layer keeps its input, the in_proj output u ((N+1)·D per position), one
+    (B, L, D) output per long filter and out_proj's input: no spectra, no gate products, no filter FFN."""
+    torch.manual_seed(0)
+    B, L, D = 2, 512, 16
+    m = Hyena(D, order=2, emb_dim=5, max_len=L, layout="official").train()
+    x = torch.randn(B, L, D, requires_grad=True)
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = m(x)
+    params = sum(p.numel() * p.element_size() for p in m.parameters())
+    per_position = (D + 3 * D + D + D) * 4  # x, u, the filter's output, out_proj's input (fp32)
+    assert sum(saved.values()) <= B * L * per_position + params
+    y.sum().backward()  # and the backward still runs from what was kept
+    assert m.filter.linears[0].weight.grad is not None
+
+
+def test_filter_generated_in_row_blocks_without_autograd(monkeypatch):
+    import spanmix.backbone.mixers.hyena as hy
+
+    torch.manual_seed(0)
+    m = Hyena(8, order=2, emb_dim=5, max_len=100, layout="paper", filter_freq=10.0)
+    whole = m.filters(100)  # with autograd: one block
+    monkeypatch.setattr(hy, "_FILTER_ROWS", 16)  # 7 blocks, the last one short
+    with torch.no_grad():
+        blocks = m.filters(100)
+    torch.testing.assert_close(blocks, whole.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_block_ffn_in_position_blocks_in_inference(monkeypatch):
+    import spanmix.backbone.blocks as blocks
+    from spanmix.backbone import MixerStack
+
+    torch.manual_seed(0)
+    stack = MixerStack(16, ["hyena", "hyena"], mlp_ratio=4.0, act="gelu_tanh", max_len=64, layout="official").eval()
+    x = torch.randn(2, 50, 16)
+    with torch.no_grad():
+        expected = stack(x)
+        monkeypatch.setattr(blocks, "FFN_POSITIONS", 12)  # blocks of 6 rows of 2 sequences
+        chunked = stack(x)
+    torch.testing.assert_close(chunked, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.equal(chunked, x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_mlp_matches_timm_mlp_and_saves_one_hidden_activation(dtype, approximate):
+    from functools import partial
+
+    from timm.layers import Mlp
+
+    from spanmix.backbone.blocks import GeluMlp
+
+    torch.manual_seed(0)
+    act = partial(torch.nn.GELU, approximate=approximate)
+    ref, mine = Mlp(12, 48, act_layer=act).to(dtype), GeluMlp(12, 48, act_layer=act).to(dtype)
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 30, 12, dtype=dtype)
+    gy = torch.randn(2, 30, 12, dtype=dtype)
+    outs = []
+    for m in (ref, mine):
+        xx = x.clone().requires_grad_()
+        saved = {}
+        with torch.autograd.graph.saved_tensors_hooks(
+                lambda t: saved.setdefault(t.untyped_storage().data_ptr(), t.numel()) and t, lambda t: t):
+            y = m(xx)
+        outs.append((y, torch.autograd.grad(y, [xx, *m.parameters()], gy), saved))
+    (y_ref, g_ref, saved_ref), (y, g, saved) = outs
+    tol = TOL[dtype]
+    torch.testing.assert_close(y, y_ref, rtol=tol, atol=tol)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * b.abs().max().item())
+    hidden = 2 * 30 * 48
+    assert sum(v == hidden for v in saved_ref.values()) == 2 and sum(v == hidden for v in saved.values()) == 1
