@@ -100,8 +100,8 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
                "clouds (classification, completion), 6 whole-body crops (segmentation; mIoU = macro Jaccard over the "
                "test points of all crops). Completion: input with the 20 % nearest a seeded point removed. "
                "`point_ssm_cls_human`: the shipped human set (`datasets/samples/points_human.npz`: crops of 6 "
-               "head structures of the FreeSurfer fsaverage template, ONE average anatomy; 36 test crops from "
-               "surface regions no training crop touches; chance 16.7 %).\n\n"
+               "head structures of the FreeSurfer fsaverage template, ONE average anatomy; 36 test crops centred "
+               "where no training crop is, on surface the training crops cover; chance 16.7 %).\n\n"
                "| weights | what | parameters | test clouds | test scores | size | train s | command |\n"
                "|---|---|---|---|---|---|---|---|\n" + "\n".join(medical) + "\n"))
 

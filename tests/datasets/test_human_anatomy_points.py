@@ -37,20 +37,23 @@ def test_one_scale_keeps_relative_size(human):
     assert mean[0] > mean[1] > max(mean[2:]) and max(radius) <= 1.0
 
 
-def test_val_and_test_crops_share_no_surface_with_training(human):
-    """Crops come from disjoint surface regions: back in the template frame, no val/test point is (up to
-    float16 rounding) a point of a training crop of its structure; nearby crops of one region do share points."""
-    pts = human["cls_points"] + human["cls_centre"][:, None]
+def test_val_and_test_crops_are_new_crops_over_seen_surface(human):
+    """The shipped split (``--held-out seeds``): val/test crops are other crops than the training ones (other
+    centres), yet back in the template frame their points lie on surface the training crops cover, as the
+    recorded ``test_overlap`` says (1.0)."""
     from scipy.spatial import cKDTree
 
+    assert human["held_out"] == "seeds" and human["test_overlap"] == pytest.approx(1.0)
+    pts = human["cls_points"] + human["cls_centre"][:, None]
     for c in range(6):
-        of = lambda s: pts[(human["cls_label"] == c) & (human["cls_split"] == s)].reshape(-1, 3)
-        tree = cKDTree(of("train"))
+        of = lambda s: (human["cls_label"] == c) & (human["cls_split"] == s)  # noqa: E731
+        train_centres = cKDTree(human["cls_centre"][of("train")])
+        train_points = cKDTree(pts[of("train")].reshape(-1, 3))
         for s in ("val", "test"):
-            assert tree.query(of(s))[0].min() > 1e-3
-        train = pts[(human["cls_label"] == c) & (human["cls_split"] == "train")]
-        shared = cKDTree(train[0]).query(train[1:].reshape(-1, 3))[0] < 1e-3
-        assert shared.any()
+            assert train_centres.query(human["cls_centre"][of(s)])[0].min() > 1e-2
+            # 512 of each crop's 5,000 surface points are stored: a covered point is near a stored one
+            # (median 0.005-0.008 here; 0.09-0.29 on the strictly disjoint ``--held-out surface`` set)
+            assert np.median(train_points.query(pts[of(s)].reshape(-1, 3))[0]) < 0.02
 
 
 def test_missing_file_is_one_clear_error(tmp_path):
