@@ -5,7 +5,8 @@ tissue volume inside the pyvista wheel; train and test are other views of the sa
 cloud / mesh. The page shows the predicted organ (``pretrained/points/point_ssm_cls_frog``), a 3-D view
 coloured by the predicted tissue of every point (``point_ssm_seg_frog``), and the completion: the input with
 the 20% of points nearest a seeded point removed beside the cloud completed from it (``point_ssm_completion_frog``,
-conditioned on the predicted organ). Bad uploads are a message on the page.
+conditioned on the predicted organ). Bad uploads are a message on the page. The list also holds the human
+test crops (``points_human``: fsaverage head structures, classified by ``point_ssm_cls_human``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from tab_common import DemoError, clean_message, demo_exports, listen, load_weights
 from tab_common import error_box as _error_box
+
+import points_human
 
 TISSUE_COLORS = ("#d62728", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#ff7f0e", "#2ca02c",
                  "#7f7f7f", "#1f77b4", "#aec7e8", "#ffbb78", "#c7c7c7", "#98df8a", "#c49c94")
@@ -84,6 +87,8 @@ def run(choice: str | None, upload: str | None, weights_dir: Path):
     from spanmix.apps.points.classify import n_points_of
     from spanmix.datasets.medical_points import remove_nearest
 
+    if not upload and choice and choice.startswith(points_human.PREFIX):
+        return points_human.run_human(choice, weights_dir)
     exports = medical_exports(weights_dir)
     missing = [k for k in ("cls", "seg", "completion") if k not in exports]
     if missing:
@@ -134,7 +139,7 @@ def build_medical(weights_dir: Path) -> None:
     """Lay out the Medical mode inside the current Gradio context."""
     import gradio as gr
 
-    choices = shipped_choices()
+    choices = shipped_choices() + points_human.human_choices()
     have = medical_exports(weights_dir)
     gr.Markdown("Hierarchical point SSM (Zhang et al., MICCAI 2025): farthest-point levels, SSMs over each point's "
                 "neighbours and over the whole level serialized by coordinate and inside-out orders. Tiny models "

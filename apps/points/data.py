@@ -4,10 +4,12 @@
     dm = PointDataModule("modelnet40", download=True)              # ModelNet40 (modelnet40_ply_hdf5_2048)
     dm = PointDataModule("frog", task="seg", n_points=1024)         # the shipped frog anatomy set (offline)
     dm = PointDataModule("medpoints", task="completion", cache_dir="/data/MedPointS")   # MedPointS folders
+    dm = PointDataModule("human", task="cls", n_points=256)          # the shipped human head set (fsaverage)
 
 Batches are dicts: ``points`` (B, N, 3 or 6: xyz [+ normals]), ``label`` (B,) int64 object class,
 ``parts`` (B, N) int64 part labels (segmentation sets), ``category`` (B,) = ``label`` (the one-hot input of
-part segmentation). Medical sets (``frog``, ``medpoints``; ``spanmix.datasets.medical_points``): ``task: cls``
+part segmentation). Medical sets (``frog``, ``medpoints``; ``spanmix.datasets.medical_points``; ``human``, cls
+and completion only: ``spanmix.datasets.human_anatomy_points``): ``task: cls``
 (organ class), ``seg`` (``parts`` = the per-point tissue/organ label, ``num_classes`` labels) or ``completion``
 (``points`` = the partial cloud: the target with the 20% nearest a random seed point removed, fresh every
 training access and fixed per index otherwise; ``target`` (B, n_target, 3); ``category`` = the class, the
@@ -34,9 +36,9 @@ from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["PointDataModule", "PointSetDataset", "augment"]
 
-DATASETS = ("kicad", "modelnet40", "scanobjectnn", "shapenetpart", "frog", "medpoints")
+DATASETS = ("kicad", "modelnet40", "scanobjectnn", "shapenetpart", "frog", "medpoints", "human")
 TASKS = ("cls", "partseg", "seg", "completion")
-MEDICAL = ("frog", "medpoints")
+MEDICAL = ("frog", "medpoints", "human")
 
 
 def rotate_up(points: torch.Tensor, angle: float, axis: str) -> torch.Tensor:
@@ -190,7 +192,7 @@ class PointDataModule(L.LightningDataModule):
     Args:
         dataset: ``kicad`` (shipped), ``modelnet40``, ``scanobjectnn`` or ``shapenetpart`` (standard sets
             from the cache; ``download: true`` to fetch them); ``frog`` (shipped anatomy) or ``medpoints``
-            (MedPointS folders under ``cache_dir`` or the cache).
+            (MedPointS folders under ``cache_dir`` or the cache); ``human`` (shipped fsaverage head structures).
         task: ``cls``, ``partseg`` (part labels; ``kicad`` and ``shapenetpart``), ``seg`` or ``completion``
             (``frog``, ``medpoints``). n_target: target points of completion.
         n_points: points per cloud. use_normals: add normals as 3 more input channels.
@@ -211,6 +213,9 @@ class PointDataModule(L.LightningDataModule):
             raise ValueError(f"--data.task must be one of {', '.join(TASKS)}, got {task!r}")
         if task in ("seg", "completion") and dataset not in MEDICAL:
             raise ValueError(f"--data.task {task} needs a medical set: --data.dataset frog or medpoints, not {dataset}")
+        if dataset == "human" and task == "seg":
+            raise ValueError("--data.task seg: the human set has no per-point labels (one structure per cloud); "
+                             "use cls or completion")
         if dataset in MEDICAL and task == "partseg":
             raise ValueError(f"--data.task partseg is for object parts (kicad, shapenetpart); use seg with {dataset}")
         if task == "partseg" and dataset not in ("kicad", "shapenetpart"):
@@ -256,6 +261,13 @@ class PointDataModule(L.LightningDataModule):
 
         hp = self.hparams
         self.part_names, self.part_count, self.parts_of_category = None, 0, None
+        if hp.dataset == "human":
+            from spanmix.datasets.human_anatomy_points import load_human_sample
+
+            d = load_human_sample()
+            self.classes = list(d["structures"])
+            return {s: {"points": d["cls_points"][d["cls_split"] == s], "label": d["cls_label"][d["cls_split"] == s]}
+                    for s in ("train", "val", "test")}
         if hp.dataset == "frog":
             d = MP.load_frog_sample()
             self.classes = list(d["tissues"])
