@@ -2,7 +2,7 @@
 
     python benchmarks/points.py --ops                 # operator timings at N = 1k, 8k, 64k (minutes)
     python benchmarks/points.py --models --epochs 20  # GPSFormer vs DGCNN vs GPSFormer(local/mamba) on the KiCad set
-    python benchmarks/points.py --medical --epochs 5  # point SSM (mamba/full/hyena) vs GPSFormer, DGCNN on frog anatomy
+    python benchmarks/points.py --medical             # point SSM (mamba/full/hyena) vs GPSFormer, DGCNN on frog anatomy
 
 ``--ops``: median seconds (one cloud, CPU) of each operator in ``spanmix.apps.points.ops`` on its torch path
 (``SPANMIX_POINTS_TORCH_OPS=1``) beside what a user would otherwise call: farthest point sampling of N/4
@@ -14,11 +14,14 @@ load: the header records the load average before and after.
 ``--models``: each config trained with the same epochs and data (the shipped KiCad set, 256 points), then
 tested (OA, mAcc), with parameters and ms per cloud at 1,024 points (batch 16, eval, no voting).
 
-``--medical`` (-> ``benchmarks/results/points_medical.md``): the point SSM's frog classification config
-(``point_ssm_cls_frog.yaml``) with its SSM as ``mamba``, ``full`` attention or ``hyena`` at the same budget
-(epochs, data, recipe), beside GPSFormer (tiny) and DGCNN trained on the same frog clouds with the same
-recipe; test OA / mAcc, parameters, ms per cloud (256 points, batch 16, eval) and, for ``mamba``, the share
-of the forward time spent inside the selective scans (``kernels.selective_scan``, group and vanilla blocks).
+``--medical`` (-> ``benchmarks/results/points_medical.md``): the point SSM's frog configs
+(``point_ssm_{cls,seg,completion}_frog.yaml``) with their SSM as ``mamba``, ``full`` attention or ``hyena``
+at the config's budget (epochs, data, recipe; ``--medical-epochs`` overrides), and for classification
+GPSFormer (tiny) and DGCNN trained on the same frog clouds with the same recipe: test OA / mAcc, ms per
+cloud (batch 16, eval) and, for ``mamba``, the share of the forward time inside the selective scans
+(``kernels.selective_scan``, group and vanilla blocks); segmentation mIoU beside the majority-tissue
+baseline; completion CD-L1 / CD-L2 / F-score@1 % beside returning the partial input unchanged.
+``--tasks`` and ``--only`` pick tables and rows (``--out`` another file, to run parts in parallel).
 """
 from __future__ import annotations
 
@@ -177,29 +180,42 @@ def _scan_share(net, x) -> float:
     return spent[0] / total
 
 
-def bench_medical(epochs: int) -> list[str]:
+MEDICAL_MIXERS = (("point SSM (mamba)", "mamba"), ("point SSM (full attention)", "full"), ("point SSM (hyena)", "hyena"))
+
+
+def _medical_task(config: dict, model: str, options: dict, dm):
+    from spanmix.apps.points.task import PointsTask
+
+    m = config["model"]
+    extra = {k: m[k] for k in ("label_smoothing",) if k in m}
+    return PointsTask(model, options, task=config["data"]["task"], num_classes=dm.num_classes, classes=dm.classes,
+                      lr=m["lr"], weight_decay=m["weight_decay"], optimizer=m["optimizer"], schedule=m["schedule"],
+                      **extra)
+
+
+def bench_medical(epochs: int | None, models: list[str] | None = None) -> list[str]:
+    """Classification rows: the shipped config's budget unless ``epochs``; ``models`` filters the labels."""
     import lightning as L
     import yaml
     from spanmix.apps.points.data import PointDataModule
-    from spanmix.apps.points.task import PointsTask
 
     base = yaml.safe_load((ROOT / "apps/points/configs/point_ssm_cls_frog.yaml").read_text())
-    ssm = base["model"]["model_options"]
-    configs = [("point SSM (mamba)", "point_ssm", {**ssm, "mixer": "mamba"}),
-               ("point SSM (full attention)", "point_ssm", {**ssm, "mixer": "full"}),
-               ("point SSM (hyena)", "point_ssm", {**ssm, "mixer": "hyena"}),
-               ("GPSFormer (tiny)", "gpsformer", {"size": "tiny", "npoints": [128, 64, 32, 16], "scales": [1.0],
-                                                  "neighbors": 16, "radii": [0.2, 0.4, 0.8, 1.6]}),
+    epochs = epochs or base["trainer"]["max_epochs"]
+    ssm, n = base["model"]["model_options"], base["data"]["n_points"]
+    configs = [*((label, "point_ssm", {**ssm, "mixer": mixer}) for label, mixer in MEDICAL_MIXERS),
+               ("GPSFormer (tiny)", "gpsformer", {"size": "tiny", "npoints": [n // 2, n // 4, n // 8, n // 16],
+                                                  "scales": [1.0], "neighbors": 16, "radii": [0.2, 0.4, 0.8, 1.6]}),
                ("DGCNN (k=20)", "dgcnn", {})]
-    rows = ["| model | parameters | test OA | test mAcc | ms / cloud (256 pts) | scan share | train s |",
+    rows = [f"## Frog anatomy classification ({epochs} epochs, {n} points, batch {base['data']['batch_size']}, "
+            "15 tissues, 90 test clouds, ONE specimen; chance 6.7 %)", "",
+            f"| model | parameters | test OA | test mAcc | ms / cloud ({n} pts) | scan share | train s |",
             "|---|---|---|---|---|---|---|"]
     for label, model, options in configs:
+        if models and not any(m.lower() in label.lower() for m in models):
+            continue
         L.seed_everything(0)
         dm = PointDataModule(**base["data"])
-        m = base["model"]
-        task = PointsTask(model, options, num_classes=dm.num_classes, classes=dm.classes, lr=m["lr"],
-                          weight_decay=m["weight_decay"], optimizer=m["optimizer"], schedule=m["schedule"],
-                          label_smoothing=m["label_smoothing"])
+        task = _medical_task(base, model, options, dm)
         seconds, test = _fit_and_test(task, dm, epochs)
         x = next(iter(dm.test_dataloader()))["points"][:16]
         with torch.no_grad():
@@ -212,23 +228,87 @@ def bench_medical(epochs: int) -> list[str]:
     return rows
 
 
+def bench_medical_dense(kind: str, epochs: int | None, models: list[str] | None = None) -> list[str]:
+    """Segmentation (``seg``) or completion rows: mamba vs full vs hyena with the shipped config's recipe, beside
+    the baseline (majority tissue everywhere / the partial input returned unchanged)."""
+    import lightning as L
+    import yaml
+    from spanmix.apps.points import chamfer
+    from spanmix.apps.points.data import PointDataModule
+    from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+
+    name = {"seg": "point_ssm_seg_frog.yaml", "completion": "point_ssm_completion_frog.yaml"}[kind]
+    base = yaml.safe_load((ROOT / "apps/points/configs" / name).read_text())
+    epochs = epochs or base["trainer"]["max_epochs"]
+    d, opts = base["data"], base["model"]["model_options"]
+    dm = PointDataModule(**d)
+    if kind == "seg":
+        train = torch.cat([b["parts"].flatten() for b in dm.train_dataloader()])
+        majority = int(torch.bincount(train, minlength=dm.num_classes).argmax())
+        iou, acc = MulticlassJaccardIndex(dm.num_classes, average="macro"), MulticlassAccuracy(dm.num_classes, average="micro")
+        for b in dm.test_dataloader():
+            t = b["parts"].flatten()
+            iou.update(torch.full_like(t, majority), t)
+            acc.update(torch.full_like(t, majority), t)
+        rows = [f"## Frog tissue segmentation ({epochs} epochs, {d['n_points']} points, batch {d['batch_size']}, "
+                "6 test crops)", "", "| model | parameters | test mIoU | point acc. | train s |", "|---|---|---|---|---|",
+                f"| baseline: majority tissue ({dm.classes[majority]}) everywhere | – | {100 * iou.compute():.1f} | "
+                f"{100 * acc.compute():.1f} | – |"]
+    else:
+        l1, l2, fs = [], [], []
+        for b in dm.test_dataloader():
+            x, t = b["points"], b["target"]
+            l1.append(chamfer.chamfer_distance(x, t, squared=False))
+            l2.append(chamfer.chamfer_distance(x, t))
+            fs.append(chamfer.f_score(x, t, threshold=0.01))
+        rows = [f"## Frog organ completion ({epochs} epochs, {d['n_points']} input points, {d['n_target']} target "
+                f"points, batch {d['batch_size']}, 90 test clouds, 20 % removed)", "",
+                "| model | parameters | test CD-L1 | test CD-L2 | F-score@1 % | train s |", "|---|---|---|---|---|---|",
+                f"| baseline: the partial input returned unchanged | – | {torch.cat(l1).mean():.4f} | "
+                f"{torch.cat(l2).mean():.4f} | {100 * torch.cat(fs).mean():.1f} | – |"]
+    print("\n".join(rows), flush=True)
+    for label, mixer in MEDICAL_MIXERS:
+        if models and not any(m.lower() in label.lower() for m in models):
+            continue
+        L.seed_everything(0)
+        dm = PointDataModule(**d)
+        task = _medical_task(base, base["model"]["model"], {**opts, "mixer": mixer}, dm)
+        seconds, test = _fit_and_test(task, dm, epochs)
+        params = sum(p.numel() for p in task.net.parameters())
+        if kind == "seg":
+            rows.append(f"| {label} | {params:,} | {100 * test['test/miou']:.1f} | {100 * test['test/point_acc']:.1f} | "
+                        f"{seconds:.0f} |")
+        else:
+            rows.append(f"| {label} | {params:,} | {test['test/cd_l1']:.4f} | {test['test/cd_l2']:.4f} | "
+                        f"{100 * test['test/fscore']:.1f} | {seconds:.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ops", action="store_true")
     ap.add_argument("--models", action="store_true")
     ap.add_argument("--medical", action="store_true")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--medical-epochs", type=int, default=None, help="--medical: epochs (default: each config's)")
+    ap.add_argument("--tasks", nargs="+", default=["cls", "seg", "completion"], choices=["cls", "seg", "completion"],
+                    help="--medical: which tables")
+    ap.add_argument("--only", nargs="+", default=None, help="--medical: rows whose label contains one of these")
+    ap.add_argument("--out", default=None, help="--medical: output file (default benchmarks/results/points_medical.md)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 8192, 65536], help="N for --ops")
     ns = ap.parse_args()
     if ns.medical:
         parts = ["# Points benchmarks: point SSM on frog anatomy", "",
                  f"`python benchmarks/points.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} CPU cores "
-                 f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", "",
-                 f"## Frog anatomy classification ({ns.epochs} epochs, 256 points, 15 tissues, ONE specimen)", "",
-                 *bench_medical(ns.epochs), "", f"Load average after: {_load()}."]
-        out = OUT.with_name("points_medical.md")
-        out.write_text("\n".join(parts) + "\n")
-        print(out.read_text())
+                 f"(torch threads {torch.get_num_threads()}), load average before: {_load()}.", ""]
+        for kind in ns.tasks:
+            parts += [*(bench_medical(ns.medical_epochs, ns.only) if kind == "cls" else
+                        bench_medical_dense(kind, ns.medical_epochs, ns.only)), ""]
+        parts.append(f"Load average after: {_load()}.")
+        out = ns.out or OUT.with_name("points_medical.md")
+        Path(out).write_text("\n".join(parts) + "\n")
+        print(Path(out).read_text())
         return 0
     if not (ns.ops or ns.models):
         ns.ops = True

@@ -3,14 +3,15 @@ partial clouds of point completion.
 
     from spanmix.datasets.medical_points import load_frog_sample, load_medpoints, remove_nearest
 
-    frog = load_frog_sample()          # dict: cls_points (240, 512, 3), cls_label, seg_points (32, 2048, 3), ...
+    frog = load_frog_sample()          # dict: cls_points (480, 512, 3), cls_label, seg_points (32, 2048, 3), ...
     d = load_medpoints("cls", "/data/MedPointS/classification", folds=[1, 2, 3])   # clouds, labels, paths
     partial = remove_nearest(cloud, 0.2, seed=0)   # the 20% nearest a random seed point removed (MedPointS)
 
 **Frog set** (``datasets/samples/points_frog.npz``, prepared by
 ``python -m spanmix.datasets.prepare_medical_points_sample`` from the label volume inside the pyvista wheel,
 MIT; README in ``datasets/samples/``): 15 tissues (``FROG_TISSUES``, ids 1..15 of the volume, names as in
-VTK's frog examples); 16 partial-organ clouds per tissue (classification, and the completion targets) and
+VTK's frog examples); 32 partial-organ clouds per tissue (classification, and the completion targets; scaled
+frog-wide, so organ size is kept) and
 32 whole-body crops with per-point tissue labels (segmentation). One specimen: see the preparing script.
 
 **MedPointS** (Zhang et al., MICCAI 2025; built from MedShapeNet; distributed by the authors through Baidu

@@ -14,9 +14,13 @@ labels 0..29; labels 1..15 are the 15 tissues of VTK's frog examples (``FROG_TIS
 Surface points: the voxels of a tissue with a 6-neighbour of another label, at their physical position
 plus a seeded uniform jitter inside the voxel. From them (all seeded):
 
-- ``cls_*``: per tissue, ``CROPS_PER_TISSUE`` partial-organ clouds: the ``CROP_FRACTION`` of its surface
-  nearest a seed (seeds spread by farthest point sampling over the tissue), ``CLS_POINTS`` points each;
-  split by seed: 10 train / 3 val / 3 test per tissue.
+- ``cls_*``: per tissue, ``CROPS_PER_TISSUE`` partial-organ clouds: a fraction drawn uniformly in
+  ``CROP_FRACTION`` (40-70 %) of its surface nearest a seed (seeds spread by farthest point sampling over the
+  tissue), ``CLS_POINTS`` points each, centred on their mean and divided by ONE frog-wide scale (the largest
+  crop radius), so a crop keeps its physical size: organ size is a legitimate anatomical cue (spleen crops
+  reach 0.05 of the scale, skeleton crops 0.7-1). Split by seed: 20 train / 6 val / 6 test per tissue
+  (seeds interleaved along the FPS order, so val/test crops are centred elsewhere than any train crop;
+  with 40-70 % crops of one organ they still overlap train crops' surface).
 - ``seg_*``: ``SEG_CROPS`` whole-body crops: the ``SEG_FRACTION`` of the whole body's surface points
   nearest a seed, ``SEG_POINTS`` points each with their tissue label; split 20 / 6 / 6 by seed.
 - completion uses the ``cls`` clouds as targets; the loader removes the 20% nearest a seeded random
@@ -24,7 +28,13 @@ plus a seeded uniform jitter inside the voxel. From them (all seeded):
 
 There is a single specimen: train and test clouds are different views of the same organs, so the scores
 on this set measure recognising and completing organ shapes of this frog, not generalising across
-subjects. Every cloud is centred and scaled to the unit sphere; coordinates are stored as float16.
+subjects. Classification clouds are scaled frog-wide (above); segmentation crops are centred and scaled to
+the unit sphere each. Coordinates are stored as float16.
+
+History: a first version scaled every classification crop to the unit sphere and used 16 crops of 50 % per
+tissue; with that, no model learned (handcrafted shape features + logistic regression: 49 % test OA; the
+trained nets near chance). With frog-wide scale, 40-70 % crops and 32 crops per tissue the same features
+reach 61 % and DGCNN 92 % val OA after 6 epochs (see issue 15's report).
 """
 from __future__ import annotations
 
@@ -39,7 +49,7 @@ import numpy as np
 
 from spanmix.datasets.medical_points import FROG_SAMPLE, FROG_TISSUES
 
-CROPS_PER_TISSUE, CROP_FRACTION, CLS_POINTS = 16, 0.5, 512
+CROPS_PER_TISSUE, CROP_FRACTION, CLS_POINTS = 32, (0.4, 0.7), 512
 SEG_CROPS, SEG_FRACTION, SEG_POINTS = 32, 0.25, 2048
 VTI_MEMBER = "pyvista/examples/frog_tissues.vti"
 
@@ -89,11 +99,13 @@ def fps(points: np.ndarray, m: int, rng) -> np.ndarray:
     return np.asarray(chosen)
 
 
-def crops(points: np.ndarray, n_crops: int, fraction: float, n_points: int, rng) -> list[np.ndarray]:
-    """Index sets: for seeds spread by FPS, the ``fraction`` of ``points`` nearest each, ``n_points`` of them."""
-    keep = max(n_points, int(round(fraction * len(points))))
+def crops(points: np.ndarray, n_crops: int, fraction, n_points: int, rng) -> list[np.ndarray]:
+    """Index sets: for seeds spread by FPS, the ``fraction`` of ``points`` nearest each (a number, or a
+    (low, high) range drawn uniformly per crop), ``n_points`` of them."""
     out = []
     for s in fps(points, n_crops, rng):
+        f = rng.uniform(*fraction) if isinstance(fraction, tuple) else fraction
+        keep = max(n_points, int(round(f * len(points))))
         near = np.argsort(((points - points[s]) ** 2).sum(1), kind="stable")[:keep]
         out.append(rng.choice(near, n_points, replace=len(near) < n_points))
     return out
@@ -117,20 +129,22 @@ def prepare(text: str, out: Path, seed: int = 0) -> dict:
     for t in range(len(FROG_TISSUES)):
         p = pts[lab == t]
         for idx in crops(p, CROPS_PER_TISSUE, CROP_FRACTION, CLS_POINTS, rng):
-            cls_points.append(unit_sphere(p[idx]))
+            cls_points.append(p[idx] - p[idx].mean(0))
         cls_label += [t] * CROPS_PER_TISSUE
-        cls_split += list(split_names(CROPS_PER_TISSUE, (10, 3, 3)))
+        cls_split += list(split_names(CROPS_PER_TISSUE, (20, 6, 6)))
+    cls_points = np.stack(cls_points)
+    cls_points /= np.linalg.norm(cls_points, axis=2).max()          # one frog-wide scale: sizes are kept
     seg_points, seg_labels = [], []
     for idx in crops(pts, SEG_CROPS, SEG_FRACTION, SEG_POINTS, rng):
         seg_points.append(unit_sphere(pts[idx]))
         seg_labels.append(lab[idx])
     arrays = dict(
-        tissues=np.array(FROG_TISSUES), cls_points=np.stack(cls_points).astype(np.float16),
+        tissues=np.array(FROG_TISSUES), cls_points=cls_points.astype(np.float16),
         cls_label=np.array(cls_label, np.int8), cls_split=np.array(cls_split),
         seg_points=np.stack(seg_points).astype(np.float16), seg_labels=np.stack(seg_labels).astype(np.int8),
         seg_split=split_names(SEG_CROPS, (20, 6, 6)),
         provenance=np.array("pyvista 0.49.1 wheel (MIT): pyvista/examples/frog_tissues.vti; surface voxels of "
-                            "tissue labels 1-15; datasets/prepare_medical_points_sample.py"),
+                            "tissue labels 1-15; datasets/prepare_medical_points_sample.py (cls crops 40-70 %, frog-wide scale)"),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)

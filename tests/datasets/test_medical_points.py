@@ -93,9 +93,15 @@ def test_remove_nearest_drops_the_ratio_nearest_a_seed_point():
 def test_shipped_frog_sample():
     d = M.load_frog_sample()
     assert d["tissues"] == list(M.FROG_TISSUES)
-    assert d["cls_points"].shape == (240, 512, 3) and d["seg_points"].shape == (32, 2048, 3)
-    assert np.bincount(d["cls_label"]).tolist() == [16] * 15
-    assert {s: int((d["cls_split"] == s).sum()) for s in ("train", "val", "test")} == {"train": 150, "val": 45, "test": 45}
+    assert d["cls_points"].shape == (480, 512, 3) and d["seg_points"].shape == (32, 2048, 3)
+    assert np.bincount(d["cls_label"]).tolist() == [32] * 15
+    assert {s: int((d["cls_split"] == s).sum()) for s in ("train", "val", "test")} == {"train": 300, "val": 90, "test": 90}
     assert d["seg_labels"].min() >= 0 and d["seg_labels"].max() <= 14
+    assert np.allclose(np.linalg.norm(d["seg_points"], axis=-1).max(1), 1.0, atol=2e-3)   # seg crops: unit sphere
+    # classification crops: centred, ONE frog-wide scale, so organ size survives (spleen crops far smaller
+    # than skeleton crops)
+    assert np.abs(d["cls_points"].mean(1)).max() < 2e-3
     r = np.linalg.norm(d["cls_points"], axis=-1).max(1)
-    assert np.allclose(r, 1.0, atol=2e-3)                               # each cloud on the unit sphere
+    assert abs(r.max() - 1.0) < 2e-3
+    size = {t: np.median(r[d["cls_label"] == i]) for i, t in enumerate(M.FROG_TISSUES)}
+    assert size["spleen"] < 0.1 < 0.5 < size["skeleton"]

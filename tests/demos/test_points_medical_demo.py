@@ -32,7 +32,7 @@ def weights_dir(tmp_path_factory):
 
 def test_shipped_organ_gives_probabilities_tissues_and_completion(weights_dir):
     choice = points_medical.shipped_choices()[0]
-    assert len(points_medical.shipped_choices()) == 45
+    assert len(points_medical.shipped_choices()) == 90
     probs, fig, status = points_medical.on_run(choice, None, weights_dir)
     from spanmix.datasets.medical_points import FROG_TISSUES
 

@@ -71,6 +71,22 @@ def test_group_norm_per_cloud_pools_the_statistics_of_all_neighbourhoods():
     assert not torch.allclose(per_seq(seq), expected, atol=1e-3)
 
 
+def test_group_norm_batch_puts_batchnorm_everywhere_with_statistics_over_batch_and_points():
+    torch.manual_seed(0)
+    net = build_point_model("point_ssm_seg", num_classes=3, group_norm="batch", fp_dims=(16, 16, 16), **MICRO)
+    kinds = {type(m) for m in net.modules() if isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm1d))}
+    assert kinds == {P.BatchNormC}
+    bn = P.BatchNormC(4)
+    x = torch.randn(2, 5, 3, 4)
+    flat = x.reshape(-1, 4)
+    torch.testing.assert_close(bn(x), ((flat - flat.mean(0)) / torch.sqrt(flat.var(0, unbiased=False) + 1e-5)).reshape(x.shape),
+                               rtol=1e-5, atol=1e-5)
+    # unlike per-sample GroupNorm, a cloud twice as large gives different features (organ size is kept)
+    net.eval()
+    cl = cloud()
+    assert not torch.allclose(net(cl), net(2 * cl), atol=1e-3)
+
+
 def test_group_and_vanilla_block_shapes():
     torch.manual_seed(0)
     g = P.GroupSSM(19, 16, blocks=2, d_state=8, groups=8)
@@ -148,7 +164,7 @@ def test_segmentation_and_completion_heads():
     (lambda: build_point_model("point_ssm", num_classes=3, query="radius", **MICRO), "query must be"),
     (lambda: build_point_model("point_ssm", num_classes=3, orders=("spiral",), **MICRO), "unknown scan orders"),
     (lambda: build_point_model("point_ssm", num_classes=3, widht=3, **MICRO), "unknown option"),
-    (lambda: build_point_model("point_ssm", num_classes=3, group_norm="batch", **MICRO), "group_norm must be"),
+    (lambda: build_point_model("point_ssm", num_classes=3, group_norm="layer", **MICRO), "group_norm must be"),
     (lambda: build_point_model("point_ssm_seg", num_classes=3, fp_dims=(8,), **MICRO), "fp_dims needs 3"),
     (lambda: build_point_model("point_ssm_completion", num_classes=3, n_out=16, **MICRO)(cloud(), torch.tensor([0, 5])),
      r"values must be in \[0, 3\)"),
