@@ -3,7 +3,7 @@ fsaverage template (an average anatomy), for anatomy classification.
 
     from spanmix.datasets.human_anatomy_points import load_human_sample
 
-    d = load_human_sample()      # structures (6,), cls_points (192, 512, 3) float32, cls_label (192,), cls_split
+    d = load_human_sample()      # structures, cls_points (192, 512, 3) float32, cls_label, cls_split, ...
 
 ``datasets/samples/points_human.npz`` is made offline by ``python -m
 spanmix.datasets.prepare_human_anatomy_sample`` from the fsaverage files inside the mne package (scalp, inner
@@ -34,12 +34,13 @@ def load_human_sample(path: str | os.PathLike | None = None) -> dict:
     """The shipped human set (module docstring) as float32/int64 arrays, split names as str."""
     path = Path(path) if path is not None else HUMAN_SAMPLE
     if not path.is_file():
-        raise DatasetNotAvailable(f"{path} is missing; regenerate it with `python -m "
-                                  "spanmix.datasets.prepare_human_anatomy_sample --nilearn-wheel nilearn-*.whl`")
+        raise DatasetNotAvailable(f"{path} is missing; regenerate it with `python -m spanmix.datasets."
+                                  "prepare_human_anatomy_sample --nilearn-wheel nilearn-*.whl`")
     with np.load(path, allow_pickle=False) as z:
         return {
             "structures": [str(s) for s in z["structures"]],
             "cls_points": z["cls_points"].astype(np.float32), "cls_label": z["cls_label"].astype(np.int64),
             "cls_split": z["cls_split"].astype(str), "cls_centre": z["cls_centre"].astype(np.float32),
-            "held_out": str(z["held_out"]), "test_overlap": float(z["test_overlap"]), "provenance": str(z["provenance"]),
+            "held_out": str(z["held_out"]), "test_overlap": float(z["test_overlap"]),
+            "provenance": str(z["provenance"]),
         }

@@ -2,7 +2,8 @@
 head, from the FreeSurfer **fsaverage** template shipped inside two Python packages (no download at run time).
 
     pip download nilearn==0.14.1 --no-deps -d /tmp/nl          # 11 MB wheel; nilearn need not be installed
-    python -m spanmix.datasets.prepare_human_anatomy_sample --nilearn-wheel /tmp/nl/nilearn-0.14.1-py3-none-any.whl
+    python -m spanmix.datasets.prepare_human_anatomy_sample \
+        --nilearn-wheel /tmp/nl/nilearn-0.14.1-py3-none-any.whl
 
 Sources (``HUMAN_STRUCTURES`` in ``spanmix.datasets.human_anatomy_points``):
 
@@ -20,8 +21,8 @@ Crops (all seeded): each surface is sampled uniformly by area (``DENSE_POINTS`` 
 proportion to their area, uniform barycentric points) and cut into three disjoint regions: **test** = the
 ``TEST_REGION`` (20 %) of its points nearest a random point, **val** = the ``VAL_REGION`` (20 %) of the rest
 nearest the point of the rest farthest from it, **train** = the remaining 60 %. Inside each region,
-``N_TRAIN`` / ``N_VAL`` / ``N_TEST`` seeds are spread by farthest point sampling; a crop is the points nearest its
-seed, subsampled to ``CLS_POINTS``:
+``N_TRAIN`` / ``N_VAL`` / ``N_TEST`` seeds are spread by farthest point sampling; a crop is the points nearest
+its seed, subsampled to ``CLS_POINTS``:
 
 - ``--held-out seeds`` (shipped): the 25 % of the whole surface nearest the seed. Val/test crops are centred
   where no training crop is centred, but training crops reach into the held-out regions: on the shipped set
@@ -29,7 +30,8 @@ seed, subsampled to ``CLS_POINTS``:
   centres, other extents), not new surface.
 - ``--held-out surface``: the 15 % of the surface nearest the seed among its region's points only, so no test
   point lies in a training crop (``test_overlap`` 0). With it, no model we tried beat chance on the test
-  crops (point SSM tiny 13.9 %, DGCNN 16.7 %; chance 16.7 %): that set asks for recognising surface never seen.
+  crops (point SSM tiny 13.9 %, DGCNN 16.7 %; chance 16.7 %): that set asks for recognising surface never
+  seen.
 
 Each crop is centred on its own mean (position is dropped) but scaled by ONE set-wide factor (1 / the largest
 scalp radius, ~0.01 per mm), so relative size — a real anatomical cue (scalp > inner skull > cortex) — and
@@ -58,12 +60,14 @@ GII = "nilearn/datasets/data/fsaverage5/{}.gii.gz"
 
 
 def read_gifti(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (V, 3) float32 and triangles (T, 3) int of a GIFTI surface (GZipBase64Binary or Base64Binary)."""
+    """Vertices (V, 3) float32 and triangles (T, 3) int of a GIFTI surface (GZipBase64Binary or
+    Base64Binary)."""
     text = raw.decode()
     arrays = {}
     for head, payload in re.findall(r"<DataArray([^>]*)>.*?<Data>\s*([^<]*?)\s*</Data>", text, flags=re.S):
         attr = dict(re.findall(r'(\w+)="([^"]*)"', head))
-        if attr.get("Endian", "LittleEndian") != "LittleEndian" or attr.get("ArrayIndexingOrder") != "RowMajorOrder":
+        if (attr.get("Endian", "LittleEndian") != "LittleEndian"
+                or attr.get("ArrayIndexingOrder") != "RowMajorOrder"):
             raise ValueError("expected little-endian, row-major GIFTI arrays (as nilearn ships)")
         data = base64.b64decode(payload)
         if attr["Encoding"] == "GZipBase64Binary":
@@ -72,7 +76,8 @@ def read_gifti(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"unsupported GIFTI encoding {attr['Encoding']}")
         dtype = {"NIFTI_TYPE_FLOAT32": np.float32, "NIFTI_TYPE_INT32": np.int32}[attr["DataType"]]
         arrays[attr["Intent"]] = np.frombuffer(data, dtype).reshape(int(attr["Dim0"]), int(attr["Dim1"]))
-    return arrays["NIFTI_INTENT_POINTSET"].astype(np.float32), arrays["NIFTI_INTENT_TRIANGLE"].astype(np.int64)
+    vertices, triangles = arrays["NIFTI_INTENT_POINTSET"], arrays["NIFTI_INTENT_TRIANGLE"]
+    return vertices.astype(np.float32), triangles.astype(np.int64)
 
 
 def read_mne_surface(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -158,25 +163,29 @@ def prepare(wheel_path: str, out: Path, seed: int = 0, held_out: str = "seeds") 
         cls_label=np.array(cls_label, np.int8), cls_split=np.array(cls_split), scale_per_mm=np.float32(scale),
         cls_centre=np.stack(cls_centre).astype(np.float32), held_out=np.array(held_out),
         test_overlap=np.float32(np.mean(overlap)),
-        provenance=np.array(f"FreeSurfer fsaverage template: scalp and inner skull from mne {mne.__version__} "
-                            "(mne/data/fsaverage/fsaverage-head.fif, fsaverage-inner_skull-bem.fif; BSD-3 package), "
-                            f"pial/white surfaces of both hemispheres from the nilearn {nilearn_version} wheel "
-                            "(nilearn/datasets/data/fsaverage5/*.gii.gz; BSD-3 package); fsaverage itself under "
-                            "the FreeSurfer Software License; datasets/prepare_human_anatomy_sample.py"),
+        provenance=np.array(
+            f"FreeSurfer fsaverage template: scalp and inner skull from mne {mne.__version__} "
+            "(mne/data/fsaverage/fsaverage-head.fif, fsaverage-inner_skull-bem.fif; BSD-3 package), "
+            f"pial/white surfaces of both hemispheres from the nilearn {nilearn_version} wheel "
+            "(nilearn/datasets/data/fsaverage5/*.gii.gz; BSD-3 package); fsaverage itself under "
+            "the FreeSurfer Software License; datasets/prepare_human_anatomy_sample.py"),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)
-    print(f"held out {held_out}: mean share of a test crop's points inside some training crop {np.mean(overlap):.3f}")
+    print(f"held out {held_out}: mean share of a test crop's points inside some training crop "
+          f"{np.mean(overlap):.3f}")
     return {k: v.shape for k, v in arrays.items()}
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--nilearn-wheel", required=True, help="a nilearn wheel (.whl) holding " + GII.format("*"))
+    ap.add_argument("--nilearn-wheel", required=True,
+                    help="a nilearn wheel (.whl) holding " + GII.format("*"))
     ap.add_argument("--out", default=str(HUMAN_SAMPLE))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--held-out", choices=("seeds", "surface"), default="seeds",
-                    help="seeds (shipped): val/test crops seeded in held-out regions, cut from the whole surface; "
+                    help="seeds (shipped): val/test crops seeded in held-out regions, cut from the whole "
+                         "surface; "
                          "surface: val/test crops cut from held-out regions only (no shared surface)")
     a = ap.parse_args(argv)
     print(prepare(a.nilearn_wheel, Path(a.out), a.seed, a.held_out))

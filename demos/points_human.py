@@ -26,7 +26,8 @@ def human_choices() -> list[str]:
     from spanmix.datasets.human_anatomy_points import load_human_sample
 
     d = load_human_sample()
-    return [f"{PREFIX}{d['structures'][d['cls_label'][i]]} #{i}" for i in np.flatnonzero(d["cls_split"] == "test")]
+    test = np.flatnonzero(d["cls_split"] == "test")
+    return [f"{PREFIX}{d['structures'][d['cls_label'][i]]} #{i}" for i in test]
 
 
 def run_human(choice: str, weights_dir: Path):
@@ -57,16 +58,17 @@ def run_human(choice: str, weights_dir: Path):
     context = (d["cls_points"][test, ::8] + d["cls_centre"][test, None]).reshape(-1, 3)
     crop = d["cls_points"][i] + d["cls_centre"][i]
     fig = go.Figure([
-        go.Scatter3d(x=context[:, 0], y=context[:, 1], z=context[:, 2], mode="markers", name="other test crops",
-                     marker=dict(size=1.5, color="#c7c7c7")),
+        go.Scatter3d(x=context[:, 0], y=context[:, 1], z=context[:, 2], mode="markers",
+                     name="other test crops", marker=dict(size=1.5, color="#c7c7c7")),
         go.Scatter3d(x=crop[:, 0], y=crop[:, 1], z=crop[:, 2], mode="markers", name=f"predicted {names[top]}",
                      marker=dict(size=2.5, color="#d62728" if names[top] != truth else "#2ca02c")),
     ])
     fig.update_layout(title=f"{choice[len(PREFIX):]} (true structure {truth})", height=520,
                       margin=dict(l=0, r=0, t=60, b=0), scene=dict(aspectmode="data"))
     status = (f"<p>Predicted structure <b>{html.escape(names[top])}</b> ({probs[top]:.1%}); true: "
-              f"{html.escape(truth)}. The crop (green if right, red if wrong) in place among the other test crops of "
-              "the FreeSurfer fsaverage template (an average anatomy, not one person). A tiny CPU model trained on "
-              "crops from other regions of the same six surfaces; the frog segmentation and completion models do "
+              f"{html.escape(truth)}. The crop (green if right, red if wrong) in place among the other test "
+              "crops of the FreeSurfer fsaverage template (an average anatomy, not one person). A tiny CPU "
+              "model trained on other crops of the same six surfaces; the shipped one tells only big structures "
+              "(scalp, inner skull) from small ones (cortex). The frog segmentation and completion models do "
               "not apply to human structures.</p>")
     return {t: float(p) for t, p in zip(names, probs)}, fig, status

@@ -24,8 +24,9 @@ def test_shapes_classes_and_split_sizes(human):
     assert human["cls_points"].shape == (192, 512, 3) and human["cls_centre"].shape == (192, 3)
     for c in range(6):
         split = human["cls_split"][human["cls_label"] == c]
-        assert {s: int((split == s).sum()) for s in ("train", "val", "test")} == {"train": 20, "val": 6, "test": 6}
-    np.testing.assert_allclose(human["cls_points"].mean(1), 0, atol=2e-3)          # each crop centred on its mean
+        counts = {s: int((split == s).sum()) for s in ("train", "val", "test")}
+        assert counts == {"train": 20, "val": 6, "test": 6}
+    np.testing.assert_allclose(human["cls_points"].mean(1), 0, atol=2e-3)     # each crop centred on its mean
     assert "FreeSurfer" in human["provenance"] and "nilearn" in human["provenance"]
 
 
@@ -79,8 +80,9 @@ def test_config_fits_one_batch_offline(tmp_path, monkeypatch):
     from spanmix.apps.points.cli import main
 
     monkeypatch.chdir(tmp_path)
-    main(["fit", "--config", str(ROOT / "apps/points/configs/point_ssm_cls_human.yaml"), "--model.model_options",
-          json.dumps(MICRO), "--data.n_points", "64", "--data.batch_size", "4", "--trainer.max_epochs", "1",
+    main(["fit", "--config", str(ROOT / "apps/points/configs/point_ssm_cls_human.yaml"),
+          "--model.model_options", json.dumps(MICRO), "--data.n_points", "64", "--data.batch_size", "4",
+          "--trainer.max_epochs", "1",
           "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
           "--trainer.enable_progress_bar", "false"])
     run = tmp_path / "runs/points/point_ssm_cls_human"

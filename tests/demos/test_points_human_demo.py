@@ -33,7 +33,7 @@ def test_human_choice_is_classified_by_the_human_model(weights_dir):
     assert {c.split(": ", 1)[1].split(" #")[0] for c in choices} == set(HUMAN_STRUCTURES)
     probs, fig, status = points_medical.on_run(choices[-1], None, weights_dir)
     assert set(probs) == set(HUMAN_STRUCTURES) and abs(sum(probs.values()) - 1) < 1e-4
-    assert [len(t.x) for t in fig.data] == [36 * 64, 512]          # the other test crops (every 8th point), the crop
+    assert [len(t.x) for t in fig.data] == [36 * 64, 512]    # the test crops (every 8th point), the crop
     assert "Predicted structure" in status and "white_right" in fig.layout.title.text
 
 
