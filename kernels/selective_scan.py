@@ -228,6 +228,7 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
 # kernel compiles to exactly one signature.
 
 _W = 16  # state entries per inner loop (one 512-bit float32 vector)
+_LANES = 64  # channels per lane block of the backward kernel (a multiple of _W)
 _CHUNK = 64  # steps between stored states (the backward recomputes the states inside a chunk)
 _FASTMATH = {"contract", "reassoc", "nsz"}  # FMA, reordered sums; no finite-math assumptions
 
@@ -327,126 +328,203 @@ def _scan_fwd_kernel(u, delta, bias, softplus, A, Bt, Ct, Dv, z, has_z, chunk, y
             h_last[b, d, n] = h[n]
 
 
-def _scan_bwd_kernel(u, delta, bias, softplus, A, Bt, Ct, Dv, z, has_z, gout, gh_last, h_chunks, chunk,
+def _scan_bwd_kernel(u, delta, bias, softplus, At, Bt, Ct, Dv, z, has_z, gout, gh_last, h_chunks, chunk,
                      nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias,
-                     carry, gA_acc, hbuf, abuf, gA_chunk, seg):
-    """Reverse-time adjoint of _scan_fwd_kernel.
+                     carry, gA_acc, gD_acc, gb_acc, hb, ab, gBv, gCv, vecs, lane, xs):
+    """Reverse-time adjoint of _scan_fwd_kernel, vectorised over channels.
 
     With a_l = exp(dt_l A) and gy_l = dL/dy_l before the gate, the adjoint g_l = dL/dh_l obeys
     g_l = gy_l C_l + a_{l+1} g_{l+1} (g_{L-1} also gets gh_last). Then dL/dC_l += gy_l h_l,
     dL/dB_l += g_l dt_l u_l, dL/du_l = gy_l D + dt_l sum(g_l B_l),
     dL/ddt_l = u_l sum(g_l B_l) + sum(g_l h_{l-1} a_l A), dL/dA += g_l h_{l-1} a_l dt_l,
     dL/ddelta_l = dL/ddt_l softplus'(delta_l + bias) (= sigmoid), dL/dbias = sum of those,
-    dL/dD = sum gy_l u_l, dL/dz_l = gout_l y_l silu'(z_l). The states are recomputed chunk by chunk
-    from h_chunks.
+    dL/dD = sum gy_l u_l, dL/dz_l = gout_l y_l silu'(z_l).
 
-    Work item ``task`` = (b, s): batch b, channels [s*per, (s+1)*per). It owns gA, gD, gbias at
+    The vector lanes are W channels (a block of ``lanes`` = _LANES, not the state entries as in the
+    forward): the sums over the state (sum(g B), sum(g h a A), y) are then lane-wise adds, and only the
+    sums over channels for dL/dB and dL/dC need horizontal adds, once per chunk and task instead of once
+    per step and channel. A block walks each chunk twice: forwards from the stored chunk-start state
+    (recomputing h and a into the per-task buffers hb, ab), then backwards for the adjoint. ``At`` is A
+    transposed, (N, channels padded to a multiple of W, zeros there); lanes past the last channel run on
+    zeros. Everything per (step, lane) sits in ``xs`` (see below), per (state, lane) in ``vecs``, per lane
+    in ``lane``; float32 inside a chunk, float64 across chunks for the sums over L (gA, gD, gbias).
+
+    Work item ``task`` = (b, s): batch b, channel blocks [s*per, (s+1)*per). It owns gA, gD, gbias at
     [b, its channels], the partial sums gBp[task], gCp[task] (the caller sums them over s) and row
-    ``task`` of every scratch array, so no two threads write the same memory. (Scratch arrays are
-    arguments, not allocations inside the loop, so that LLVM knows they alias nothing and vectorises
-    the inner loops without run-time overlap checks.) Chunks run from last to first, channels inside a
-    chunk, so a chunk's B, C and partial sums stay in cache.
+    ``task`` of every scratch array (arguments, not allocations inside the loop, so that LLVM knows they
+    alias nothing). Chunks run from last to first, the task's blocks inside a chunk, so that the chunk's
+    partial sums stay in cache.
     """
     nb, nd, L = u.shape
-    NP = A.shape[1]
-    nblk = NP // _W
+    N = At.shape[0]
     nchunk = h_chunks.shape[2]
-    per = (nd + nsplit - 1) // nsplit
+    # The lane count is read at run time: with a compile-time trip count LLVM unrolls the lane loops fully
+    # and then vectorises the state loop around them instead (gathers, ~2x slower).
+    W = xs.shape[3]
+    nblk_all = (nd + W - 1) // W
+    per = (nblk_all + nsplit - 1) // nsplit
+    # xs[task, q, t, j] for the chunk's step t and lane j: q = 0 dt, 1 softplus', 2 u, 3 dt u, 4 gy,
+    # 5 gout, 6 silu'(z), 7 sum_n g B (then dL/du), 8 sum_n g h a A (then dL/ddelta), 9 y - D u (then dL/dz).
+    # vecs[task, 0 / 1, n, j]: dL/dA summed over the chunk / A. lane[task, :, j]: D, dL/dD, dL/dbias.
     for task in prange(nb * nsplit):
         b = task // nsplit
         s = task - b * nsplit
-        d0 = min(s * per, nd)
-        nloc = min(nd, d0 + per) - d0
-        for i in range(nloc):
-            gD[b, d0 + i] = 0.0
-            gbias[b, d0 + i] = 0.0
-            for n in range(NP):
-                carry[task, i, n] = gh_last[b, d0 + i, n]  # a_{l+1} g_{l+1}, per channel
-                gA_acc[task, i, n] = 0.0
-        for l in range(L):
-            for n in range(NP):
-                gBp[task, l, n] = 0.0
-                gCp[task, l, n] = 0.0
+        k0 = min(s * per, nblk_all)
+        nblk = min(nblk_all, k0 + per) - k0
+        for k in range(nblk):
+            for j in range(W):
+                d = (k0 + k) * W + j
+                for n in range(N):
+                    carry[task, k, n, j] = gh_last[b, d, n] if d < nd else _ZERO
+                    gA_acc[task, k, n, j] = 0.0
+                gD_acc[task, k, j] = 0.0
+                gb_acc[task, k, j] = 0.0
         for c in range(nchunk - 1, -1, -1):
             l0 = c * chunk
             T = min(chunk, L - l0)
-            for i in range(nloc):
-                d = d0 + i
-                bd = bias[d]
-                skip = Dv[d]
-                # seg[0] = dt, seg[1] = softplus', seg[2] = gy, seg[3] = silu'(z), for the chunk's steps
-                for t in range(T):
-                    x = delta[b, d, l0 + t] + bd
-                    if softplus:
-                        seg[task, 0, t] = _softplus32(x)
-                        seg[task, 1, t] = _ONE if x > _SOFTPLUS_THRESHOLD else _sigmoid32(x)
+            for t in range(T):
+                for n in range(N):
+                    for j in range(W):
+                        gBv[task, t, n, j] = _ZERO
+                        gCv[task, t, n, j] = _ZERO
+            for k in range(nblk):
+                d0 = (k0 + k) * W
+                for j in range(W):  # gather the chunk with channels as lanes (zeros past the last channel)
+                    d = d0 + j
+                    if d < nd:
+                        bd = bias[d]
+                        # (row slices: indexing rows at l0 + t, which numba cannot prove >= 0, gets
+                        # negative-index fix-ups that turn contiguous accesses into gathers/scatters)
+                        d_row, u_row, g_row = delta[b, d, l0:l0 + T], u[b, d, l0:l0 + T], gout[b, d, l0:l0 + T]
+                        for t in range(T):
+                            xs[task, 0, t, j] = d_row[t] + bd
+                            xs[task, 2, t, j] = u_row[t]
+                            xs[task, 5, t, j] = g_row[t]
+                        if has_z:
+                            z_row = z[b, d, l0:l0 + T]
+                            for t in range(T):
+                                xs[task, 6, t, j] = z_row[t]
+                        for n in range(N):
+                            hb[task, 0, n, j] = h_chunks[b, d, c, n]
                     else:
-                        seg[task, 0, t] = x
-                        seg[task, 1, t] = _ONE
-                if has_z:
+                        for t in range(T):
+                            xs[task, 0, t, j] = _ZERO
+                            xs[task, 2, t, j] = _ZERO
+                            xs[task, 5, t, j] = _ZERO
+                            xs[task, 6, t, j] = _ZERO
+                        for n in range(N):
+                            hb[task, 0, n, j] = _ZERO
+                for n in range(N):
+                    for j in range(W):
+                        vecs[task, 0, n, j] = _ZERO
+                        vecs[task, 1, n, j] = At[n, d0 + j]
+                for j in range(W):
+                    lane[task, 0, j] = Dv[d0 + j] if d0 + j < nd else _ZERO
+                    lane[task, 1, j] = _ZERO
+                    lane[task, 2, j] = _ZERO
+                # The elementwise steps, each loop over (t, lane) free of branches so that it vectorises.
+                if softplus:
                     for t in range(T):
-                        zl = z[b, d, l0 + t]
-                        sz = _sigmoid32(zl)
-                        seg[task, 2, t] = gout[b, d, l0 + t] * zl * sz
-                        seg[task, 3, t] = sz * (_ONE + zl * (_ONE - sz))
+                        for j in range(W):
+                            x = xs[task, 0, t, j]
+                            e = _exp32(-abs(x))
+                            r = _ONE / (_ONE + e)
+                            sp = (x if x > _ZERO else _ZERO) + _log1p32(e)
+                            sg = r if x >= _ZERO else e * r
+                            xs[task, 0, t, j] = x if x > _SOFTPLUS_THRESHOLD else sp
+                            xs[task, 1, t, j] = _ONE if x > _SOFTPLUS_THRESHOLD else sg
                 else:
                     for t in range(T):
-                        seg[task, 2, t] = gout[b, d, l0 + t]
-                for n in range(NP):
-                    hbuf[task, 0, n] = h_chunks[b, d, c, n]
-                for t in range(T):  # recompute the chunk's states: hbuf[t + 1] = h_{l0 + t}
+                        for j in range(W):
+                            xs[task, 1, t, j] = _ONE
+                if has_z:
+                    for t in range(T):
+                        for j in range(W):
+                            zl = xs[task, 6, t, j]
+                            sz = _sigmoid32(zl)
+                            xs[task, 4, t, j] = xs[task, 5, t, j] * zl * sz
+                            xs[task, 6, t, j] = sz * (_ONE + zl * (_ONE - sz))
+                else:
+                    for t in range(T):
+                        for j in range(W):
+                            xs[task, 4, t, j] = xs[task, 5, t, j]
+                            xs[task, 6, t, j] = _ONE
+                for t in range(T):
+                    for j in range(W):
+                        xs[task, 3, t, j] = xs[task, 0, t, j] * xs[task, 2, t, j]
+                        xs[task, 7, t, j] = _ZERO
+                        xs[task, 8, t, j] = _ZERO
+                        xs[task, 9, t, j] = _ZERO
+                for t in range(T):  # recompute the chunk's states and decays
                     l = l0 + t
-                    dtl = seg[task, 0, t]
-                    dtu = dtl * u[b, d, l]
-                    for k in range(nblk):
-                        o = k * _W
-                        for j in range(_W):
-                            n = o + j
-                            a = _exp32(dtl * A[d, n])
-                            abuf[task, t, n] = a
-                            hbuf[task, t + 1, n] = a * hbuf[task, t, n] + dtu * Bt[b, l, n]
-                for n in range(NP):
-                    gA_chunk[task, n] = 0.0
-                g_skip = np.float32(0.0)
-                g_bias = np.float32(0.0)
+                    for n in range(N):
+                        bn = Bt[b, l, n]
+                        for j in range(W):
+                            a = _exp32(xs[task, 0, t, j] * vecs[task, 1, n, j])
+                            ab[task, t, n, j] = a
+                            hb[task, t + 1, n, j] = a * hb[task, t, n, j] + xs[task, 3, t, j] * bn
                 for t in range(T - 1, -1, -1):  # the adjoint, backwards in time
                     l = l0 + t
-                    gyl = seg[task, 2, t]
-                    dtl = seg[task, 0, t]
-                    ul = u[b, d, l]
-                    dtu = dtl * ul
-                    s_b = np.float32(0.0)
-                    s_a = np.float32(0.0)
-                    s_y = np.float32(0.0)
-                    for k in range(nblk):
-                        o = k * _W
-                        for j in range(_W):
-                            n = o + j
-                            a = abuf[task, t, n]
-                            hn = hbuf[task, t + 1, n]
-                            g = gyl * Ct[b, l, n] + carry[task, i, n]
-                            s_y += hn * Ct[b, l, n]
-                            gCp[task, l, n] += gyl * hn
-                            gBp[task, l, n] += g * dtu
-                            s_b += g * Bt[b, l, n]
-                            ga = g * hbuf[task, t, n] * a
-                            s_a += ga * A[d, n]
-                            gA_chunk[task, n] += ga * dtl
-                            carry[task, i, n] = a * g
-                    gu[b, d, l] = gyl * skip + dtl * s_b
-                    gd = (ul * s_b + s_a) * seg[task, 1, t]
-                    gdelta[b, d, l] = gd
-                    g_bias += gd
-                    g_skip += gyl * ul
-                    if has_z:
-                        gz[b, d, l] = gout[b, d, l] * (s_y + skip * ul) * seg[task, 3, t]
-                gD[b, d] += g_skip
-                gbias[b, d] += g_bias
-                for n in range(NP):
-                    gA_acc[task, i, n] += gA_chunk[task, n]
-        for i in range(nloc):
-            for n in range(NP):
-                gA[b, d0 + i, n] = gA_acc[task, i, n]
+                    for n in range(N):
+                        bn = Bt[b, l, n]
+                        cn = Ct[b, l, n]
+                        for j in range(W):
+                            a = ab[task, t, n, j]
+                            hn = hb[task, t + 1, n, j]
+                            gyl = xs[task, 4, t, j]
+                            g = gyl * cn + carry[task, k, n, j]
+                            gCv[task, t, n, j] += gyl * hn
+                            gBv[task, t, n, j] += g * xs[task, 3, t, j]
+                            xs[task, 7, t, j] += g * bn
+                            ga = g * hb[task, t, n, j] * a
+                            xs[task, 8, t, j] += ga * vecs[task, 1, n, j]
+                            xs[task, 9, t, j] += hn * cn
+                            vecs[task, 0, n, j] += ga * xs[task, 0, t, j]
+                            carry[task, k, n, j] = a * g
+                for n in range(N):
+                    for j in range(W):
+                        gA_acc[task, k, n, j] += vecs[task, 0, n, j]
+                for t in range(T):
+                    for j in range(W):
+                        gyl = xs[task, 4, t, j]
+                        ul = xs[task, 2, t, j]
+                        skip = lane[task, 0, j]
+                        gd = (ul * xs[task, 7, t, j] + xs[task, 8, t, j]) * xs[task, 1, t, j]
+                        lane[task, 1, j] += gyl * ul
+                        lane[task, 2, j] += gd
+                        xs[task, 7, t, j] = gyl * skip + xs[task, 0, t, j] * xs[task, 7, t, j]  # now dL/du
+                        xs[task, 8, t, j] = gd
+                        xs[task, 9, t, j] = xs[task, 5, t, j] * (xs[task, 9, t, j] + skip * ul) * xs[task, 6, t, j]
+                for j in range(W):
+                    gD_acc[task, k, j] += lane[task, 1, j]
+                    gb_acc[task, k, j] += lane[task, 2, j]
+                    d = d0 + j
+                    if d < nd:
+                        gu_row, gd_row = gu[b, d, l0:l0 + T], gdelta[b, d, l0:l0 + T]
+                        for t in range(T):
+                            gu_row[t] = xs[task, 7, t, j]
+                            gd_row[t] = xs[task, 8, t, j]
+                        if has_z:
+                            gz_row = gz[b, d, l0:l0 + T]
+                            for t in range(T):
+                                gz_row[t] = xs[task, 9, t, j]
+            for t in range(T):  # the horizontal adds: sum the lanes (channels)
+                for n in range(N):
+                    sB = _ZERO
+                    sC = _ZERO
+                    for j in range(W):
+                        sB += gBv[task, t, n, j]
+                        sC += gCv[task, t, n, j]
+                    gBp[task, l0 + t, n] = sB
+                    gCp[task, l0 + t, n] = sC
+        for k in range(nblk):
+            for j in range(W):
+                d = (k0 + k) * W + j
+                if d < nd:
+                    gD[b, d] = gD_acc[task, k, j]
+                    gbias[b, d] = gb_acc[task, k, j]
+                    for n in range(N):
+                        gA[b, d, n] = gA_acc[task, k, n, j]
 
 
 _kernel_lock = threading.Lock()
@@ -534,6 +612,22 @@ def _state_layout(x: np.ndarray, width: int) -> np.ndarray:
 _DUMMY = np.zeros((1, 1, 1), np.float32)
 
 
+def _bwd_lanes(dim: int) -> int:
+    """Channels per lane block of the backward: _LANES, fewer (a multiple of _W) for narrow inputs."""
+    return min(_LANES, -(-dim // _W) * _W)
+
+
+def _aligned_empty(shape, dtype=np.float32, align: int = 64) -> np.ndarray:
+    """np.empty whose data starts on a 64-byte boundary: every row of _W floats is then one cache line.
+    (numpy aligns to 16 bytes; rows split across two lines made each vector load and store two, and
+    broke store-to-load forwarding in the kernels' loop-carried buffers.)"""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 class _FusedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus):
@@ -580,19 +674,28 @@ class _FusedScan(torch.autograd.Function):
             gh_last[..., :n] = _f32(g_last)
         with _launch_lock:
             nthreads = _before_launch(numba)
-            nsplit = max(1, min(dim, -(-2 * nthreads // bsz)))  # >= 2 work items per thread
-            ntask, per = bsz * nsplit, -(-dim // nsplit)
+            lanes = _bwd_lanes(dim)
+            nblk = -(-dim // lanes)
+            nsplit = max(1, min(nblk, -(-2 * nthreads // bsz)))  # >= 2 work items per thread
+            ntask = bsz * nsplit
+            At = np.zeros((n, nblk * lanes), np.float32)
+            At[:, :dim] = Ap[:, :n].T
             gu, gdelta = np.empty_like(uf), np.empty_like(uf)
             gz = np.empty_like(uf) if ctx.has_z else _DUMMY
-            gA = np.empty((bsz, dim, npad), np.float32)
-            gBp = np.empty((ntask, length, npad), np.float32)  # partial sums over channel groups
-            gCp = np.empty((ntask, length, npad), np.float32)
+            gA = np.empty((bsz, dim, n), np.float32)
+            gBp = np.empty((ntask, length, n), np.float32)  # partial sums over channel groups
+            gCp = np.empty((ntask, length, n), np.float32)
             gD = np.empty((bsz, dim), np.float64)
             gbias = np.empty((bsz, dim), np.float64)
-            scratch = (np.empty((ntask, per, npad), np.float32), np.empty((ntask, per, npad), np.float64),
-                       np.empty((ntask, _CHUNK + 1, npad), np.float32), np.empty((ntask, _CHUNK, npad), np.float32),
-                       np.empty((ntask, npad), np.float32), np.empty((ntask, 4, _CHUNK), np.float32))
-            bwd(uf, xf, bias, ctx.delta_softplus, Ap, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
+            # per-task scratch (see the kernel's docstring): arguments rather than allocations inside the
+            # parallel loop, so that LLVM knows they alias nothing and vectorises the lane loops
+            per, T = -(-nblk // nsplit), _CHUNK
+            scratch = tuple(_aligned_empty(shape, dtype) for shape, dtype in (
+                ((ntask, per, n, lanes), np.float32), ((ntask, per, n, lanes), np.float64), ((ntask, per, lanes), np.float64),
+                ((ntask, per, lanes), np.float64), ((ntask, T + 1, n, lanes), np.float32), ((ntask, T, n, lanes), np.float32),
+                ((ntask, T, n, lanes), np.float32), ((ntask, T, n, lanes), np.float32), ((ntask, 2, n, lanes), np.float32),
+                ((ntask, 3, lanes), np.float32), ((ntask, 10, T, lanes), np.float32)))
+            bwd(uf, xf, bias, ctx.delta_softplus, At, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
                 nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias, *scratch)
             _after_launch(numba)
         need = ctx.needs_input_grad
@@ -600,9 +703,9 @@ class _FusedScan(torch.autograd.Function):
         grads = [
             t(gu) if need[0] else None,
             t(gdelta) if need[1] else None,
-            t(gA.sum(0)[:, :n]) if need[2] else None,
-            t(gBp.reshape(bsz, nsplit, length, npad).sum(1)[..., :n].transpose(0, 2, 1)) if need[3] else None,
-            t(gCp.reshape(bsz, nsplit, length, npad).sum(1)[..., :n].transpose(0, 2, 1)) if need[4] else None,
+            t(gA.sum(0)) if need[2] else None,
+            t(gBp.reshape(bsz, nsplit, length, n).sum(1).transpose(0, 2, 1)) if need[3] else None,
+            t(gCp.reshape(bsz, nsplit, length, n).sum(1).transpose(0, 2, 1)) if need[4] else None,
             t(gD.sum(0)) if need[5] else None,
             t(gz) if need[6] and ctx.has_z else None,
             t(gbias.sum(0)) if need[7] else None,

@@ -110,6 +110,34 @@ def test_bf16_inputs(fn):
 
 
 @needs_numba
+@pytest.mark.parametrize("b, d, n, length, options, threads", [
+    (2, 80, 17, 200, {}, 2),  # two lane blocks of 64 channels (the second partial), N past one vector
+    (1, 200, 16, 131, {}, 1),  # four blocks in two work items: one item walks two blocks per chunk
+    (3, 24, 5, 70, {"z": False, "delta_bias": False}, 2),  # narrow: one block of 32 lanes, 8 past D
+    (1, 64, 16, 129, {"D": False, "softplus": False}, 2),  # one step past two chunks
+])
+def test_fused_gradients_within_1e5_of_the_float64_reference(b, d, n, length, options, threads):
+    """Every gradient of the fused kernel (float32 inside) within 1e-5 of the float64 reference,
+    relative to each gradient's largest entry; shapes cross the backward's lane blocks, work items and
+    chunk edges."""
+    softplus = options.get("softplus", True)
+    kw = {k.replace("delta_bias", "bias"): v for k, v in options.items() if k != "softplus"}
+    inputs = make_inputs(b, d, n, length, softplus=softplus, seed=21, **kw)
+    exact = {k: (v.double() if v is not None else None) for k, v in inputs.items()}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        y, h, g = run_with_grads(selective_scan_fused, inputs, softplus)
+    finally:
+        torch.set_num_threads(before)
+    y_r, h_r, g_r = run_with_grads(selective_scan_ref, exact, softplus)
+    assert_close_scaled(y, y_r, 1e-5, "y")
+    assert g.keys() == g_r.keys()
+    for k in g_r:
+        assert_close_scaled(g[k], g_r[k], 1e-5, f"grad of {k}")
+
+
+@needs_numba
 def test_fused_meets_the_mamba_init_accuracy_target():
     b, d, n, length = 1, 64, 16, 1024
     g = torch.Generator().manual_seed(0)
