@@ -382,11 +382,6 @@ def _scan_bwd_kernel(u, delta, bias, softplus, At, Bt, Ct, Dv, z, has_z, gout, g
         for c in range(nchunk - 1, -1, -1):
             l0 = c * chunk
             T = min(chunk, L - l0)
-            for t in range(T):
-                for n in range(N):
-                    for j in range(W):
-                        gBv[task, t, n, j] = _ZERO
-                        gCv[task, t, n, j] = _ZERO
             for k in range(nblk):
                 d0 = (k0 + k) * W
                 for j in range(W):  # gather the chunk with channels as lanes (zeros past the last channel)
@@ -512,9 +507,11 @@ def _scan_bwd_kernel(u, delta, bias, softplus, At, Bt, Ct, Dv, z, has_z, gout, g
                 for n in range(N):
                     sB = _ZERO
                     sC = _ZERO
-                    for j in range(W):
+                    for j in range(W):  # (and zero them for the next chunk: the caller passes zeros)
                         sB += gBv[task, t, n, j]
                         sC += gCv[task, t, n, j]
+                        gBv[task, t, n, j] = _ZERO
+                        gCv[task, t, n, j] = _ZERO
                     gBp[task, l0 + t, n] = sB
                     gCp[task, l0 + t, n] = sC
         for k in range(nblk):
@@ -617,13 +614,13 @@ def _bwd_lanes(dim: int) -> int:
     return min(_LANES, -(-dim // _W) * _W)
 
 
-def _aligned_empty(shape, dtype=np.float32, align: int = 64) -> np.ndarray:
+def _aligned_empty(shape, dtype=np.float32, align: int = 64, zero: bool = False) -> np.ndarray:
     """np.empty whose data starts on a 64-byte boundary: every row of _W floats is then one cache line.
     (numpy aligns to 16 bytes; rows split across two lines made each vector load and store two, and
     broke store-to-load forwarding in the kernels' loop-carried buffers.)"""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(nbytes + align, np.uint8)
+    raw = (np.zeros if zero else np.empty)(nbytes + align, np.uint8)
     start = -raw.ctypes.data % align
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
@@ -690,11 +687,13 @@ class _FusedScan(torch.autograd.Function):
             # per-task scratch (see the kernel's docstring): arguments rather than allocations inside the
             # parallel loop, so that LLVM knows they alias nothing and vectorises the lane loops
             per, T = -(-nblk // nsplit), _CHUNK
-            scratch = tuple(_aligned_empty(shape, dtype) for shape, dtype in (
-                ((ntask, per, n, lanes), np.float32), ((ntask, per, n, lanes), np.float64), ((ntask, per, lanes), np.float64),
-                ((ntask, per, lanes), np.float64), ((ntask, T + 1, n, lanes), np.float32), ((ntask, T, n, lanes), np.float32),
-                ((ntask, T, n, lanes), np.float32), ((ntask, T, n, lanes), np.float32), ((ntask, 2, n, lanes), np.float32),
-                ((ntask, 3, lanes), np.float32), ((ntask, 10, T, lanes), np.float32)))
+            f32, f64 = np.float32, np.float64
+            scratch = tuple(_aligned_empty(shape, dtype, zero=zero) for shape, dtype, zero in (
+                ((ntask, per, n, lanes), f32, False), ((ntask, per, n, lanes), f64, False),
+                ((ntask, per, lanes), f64, False), ((ntask, per, lanes), f64, False),
+                ((ntask, T + 1, n, lanes), f32, False), ((ntask, T, n, lanes), f32, False),
+                ((ntask, T, n, lanes), f32, True), ((ntask, T, n, lanes), f32, True),  # gBv, gCv start at 0
+                ((ntask, 2, n, lanes), f32, False), ((ntask, 3, lanes), f32, False), ((ntask, 10, T, lanes), f32, False)))
             bwd(uf, xf, bias, ctx.delta_softplus, At, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
                 nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias, *scratch)
             _after_launch(numba)
