@@ -41,6 +41,7 @@ demo: install
 # Triton kernels on a CUDA machine only; here it writes their compile-time resource table (--ptxas).
 bench: install
 	$(PY) benchmarks/mixers.py
+	$(PY) benchmarks/scan_cpu.py
 	$(PY) benchmarks/forecast.py
 	$(PY) benchmarks/finance.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/eeg.py --epochs 15 --seeds 0 1 2

@@ -22,8 +22,10 @@ Paths (``selective_scan`` picks one):
 - ``selective_scan_fused``: CPU, float32, numba. One pass over L per (batch, channel) with bias,
   softplus, D skip and gate fused in; no (B, D, L, N) tensor. The backward is a hand-derived
   reverse-time adjoint scan that recomputes the states inside chunks of 64 steps from the states
-  stored at chunk starts (B·D·(L/64)·N floats). Parallel over (batch, channel) with numba's
-  ``prange`` on its built-in workqueue layer (unless ``NUMBA_THREADING_LAYER`` says otherwise);
+  stored at chunk starts (B·D·(L/64)·N floats), vectorised over blocks of 64 channels (the forward
+  over the state); forward+backward costs about 4x the forward (benchmarks/scan_cpu.py). Parallel
+  over (batch, channel) with numba's ``prange`` on its built-in workqueue layer (unless
+  ``NUMBA_THREADING_LAYER`` says otherwise);
   numba's thread count follows ``torch.get_num_threads()``. The kernels compile on first use
   (~10-20 s) and are cached on disk (``cache=True``: next to this file, or numba's user cache dir).
   ``SPANMIX_DISABLE_NUMBA=1`` turns this path off.
@@ -390,7 +392,8 @@ def _scan_bwd_kernel(u, delta, bias, softplus, At, Bt, Ct, Dv, z, has_z, gout, g
                         bd = bias[d]
                         # (row slices: indexing rows at l0 + t, which numba cannot prove >= 0, gets
                         # negative-index fix-ups that turn contiguous accesses into gathers/scatters)
-                        d_row, u_row, g_row = delta[b, d, l0:l0 + T], u[b, d, l0:l0 + T], gout[b, d, l0:l0 + T]
+                        d_row, u_row = delta[b, d, l0:l0 + T], u[b, d, l0:l0 + T]
+                        g_row = gout[b, d, l0:l0 + T]
                         for t in range(T):
                             xs[task, 0, t, j] = d_row[t] + bd
                             xs[task, 2, t, j] = u_row[t]
@@ -489,7 +492,8 @@ def _scan_bwd_kernel(u, delta, bias, softplus, At, Bt, Ct, Dv, z, has_z, gout, g
                         lane[task, 2, j] += gd
                         xs[task, 7, t, j] = gyl * skip + xs[task, 0, t, j] * xs[task, 7, t, j]  # now dL/du
                         xs[task, 8, t, j] = gd
-                        xs[task, 9, t, j] = xs[task, 5, t, j] * (xs[task, 9, t, j] + skip * ul) * xs[task, 6, t, j]
+                        y_pre = xs[task, 9, t, j] + skip * ul
+                        xs[task, 9, t, j] = xs[task, 5, t, j] * y_pre * xs[task, 6, t, j]
                 for j in range(W):
                     gD_acc[task, k, j] += lane[task, 1, j]
                     gb_acc[task, k, j] += lane[task, 2, j]
@@ -693,7 +697,8 @@ class _FusedScan(torch.autograd.Function):
                 ((ntask, per, lanes), f64, False), ((ntask, per, lanes), f64, False),
                 ((ntask, T + 1, n, lanes), f32, False), ((ntask, T, n, lanes), f32, False),
                 ((ntask, T, n, lanes), f32, True), ((ntask, T, n, lanes), f32, True),  # gBv, gCv start at 0
-                ((ntask, 2, n, lanes), f32, False), ((ntask, 3, lanes), f32, False), ((ntask, 10, T, lanes), f32, False)))
+                ((ntask, 2, n, lanes), f32, False), ((ntask, 3, lanes), f32, False),
+                ((ntask, 10, T, lanes), f32, False)))
             bwd(uf, xf, bias, ctx.delta_softplus, At, Bt, Ct, Dv, zf, ctx.has_z, gout, gh_last, h_chunks, _CHUNK,
                 nsplit, gu, gdelta, gz, gA, gBp, gCp, gD, gbias, *scratch)
             _after_launch(numba)
