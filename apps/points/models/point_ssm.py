@@ -74,6 +74,7 @@ import torch.nn.functional as F
 from spanmix.apps.points import ops
 from spanmix.apps.points.models.common import PointModel, check_cloud, check_seq
 from spanmix.backbone import build_mixer
+from spanmix.backbone.mixers.mamba import dt_bias_init
 from spanmix.backbone.serializers import POINT_ORDERS, PointSerializer
 from spanmix.kernels import selective_scan
 from torch import nn
@@ -239,9 +240,7 @@ class MultiScanMamba(nn.Module):
         self.x_proj_weight = nn.Parameter(torch.empty(num_scans, r + 2 * d_state, e))
         nn.init.uniform_(self.x_proj_weight, -e ** -0.5, e ** -0.5)  # nn.Linear's default bound
         self.dt_projs_weight = nn.Parameter(torch.empty(num_scans, e, r).uniform_(-r ** -0.5, r ** -0.5))
-        dt = torch.exp(torch.rand(num_scans, e) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=dt_init_floor)
-        self.dt_projs_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # softplus^-1(dt)
+        self.dt_projs_bias = nn.Parameter(dt_bias_init((num_scans, e), dt_min, dt_max, dt_init_floor))
         self.A_logs = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(num_scans * e, 1))
         self.Ds = nn.Parameter(torch.ones(num_scans * e))
         self.A_logs._no_weight_decay = True
