@@ -283,7 +283,7 @@ def main() -> int:
         parts.append(
             "## Scaling: tiny HyenaDNA vs a same-size Transformer (batch 1)\n\n" + run +
             "2 layers, d_model 128, d_inner 512; Hyena filters as long as the sequence (order 2, filter_order 64, "
-            "emb_dim 5); the Transformer uses PyTorch SDPA (causal, no L² mask in memory) with RoPE and 4 heads. "
+            "emb_dim 5) in the official layout (one long filter per layer at order 2, the HyenaDNA default); the Transformer uses PyTorch SDPA (causal, no L² mask in memory) with RoPE and 4 heads. "
             f"Median of 2 runs after a warm-up (1 run past 5 s); peak memory is the growth of the process's peak RSS. "
             f"Each model and mode stops after the first cell over {ns.budget:.0f} s (reduced budget for this shared machine).\n\n"
             f"{table}\n\n**Crossover** (first L where HyenaDNA fwd+bwd is faster): {cross}. **Transformer / Hyena "
