@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanmix.apps.harness.weights import Built, Entry, WeightsTable
+from spanmix.apps.harness.weights import Built, Entry, WeightsTable, markdown_table
 
 __all__ = ["POINTS", "WEIGHTS"]
 
@@ -62,8 +62,8 @@ def _medical_rows(records: dict[str, dict[str, Any]], out_dir) -> list[str]:
             score = f"mIoU {100 * t['miou']:.1f} %, point acc. {100 * t['point_acc']:.1f} %"
         else:
             score = f"CD-L1 {t['cd_l1']:.4f}, CD-L2 {t['cd_l2']:.4f}, F@1% {100 * t['fscore']:.1f} %"
-        rows.append(f"| `{name}` | {d['label']} | {d['parameters']:,} | {d['test_models']} | {score} | "
-                    f"{size / 1024:.0f} KiB | {d['train_seconds']:.0f} | `{d['command']}` |")
+        rows.append((f"`{name}`", d["label"], f"{d['parameters']:,}", d["test_models"], score, f"{size / 1024:.0f} KiB",
+                     f"{d['train_seconds']:.0f}", f"`{d['command']}`"))
     return rows
 
 
@@ -76,10 +76,9 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
         t = d["test_metrics"]
         size = (out_dir / name / "model.safetensors").stat().st_size
         cell = lambda k: f"{100 * t[k]:.1f}" if k in t else "–"
-        rows.append(f"| `{name}` | {d['label']} | {d['parameters']:,} | {d['test_models']} | {cell('oa')} | "
-                    f"{cell('macc')} | {cell('oa_vote')} | {cell('macc_vote')} | {cell('inst_miou')} | "
-                    f"{cell('cls_miou')} | {cell('point_acc')} | {size / 1024:.0f} KiB | "
-                    f"{d['train_seconds']:.0f} | `{d['command']}` |")
+        rows.append((f"`{name}`", d["label"], f"{d['parameters']:,}", d["test_models"], cell("oa"), cell("macc"),
+                     cell("oa_vote"), cell("macc_vote"), cell("inst_miou"), cell("cls_miou"), cell("point_acc"),
+                     f"{size / 1024:.0f} KiB", f"{d['train_seconds']:.0f}", f"`{d['command']}`"))
     return ("# Shipped points weights\n\n"
             "Small GPSFormer weights trained by our configs for the Points tab of the demo hub and `spanmix points "
             "classify`, on the shipped KiCad set (`datasets/samples/points_kicad.npz`: real CAD models of 10 "
@@ -89,9 +88,9 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
             "U(0.85, 1.15) per axis; part segmentation: instance and class mIoU in the ShapeNetPart convention and "
             "point accuracy. Trained on 2 shared CPU cores, hence the short budgets: these serve the demo, they "
             "are not results about GPSFormer. Regenerate with `spanmix weights build points --all`.\n\n"
-            "| weights | what | parameters | test models | OA (%) | mAcc (%) | OA vote (%) | mAcc vote (%) | "
-            "inst. mIoU (%) | cls. mIoU (%) | point acc. (%) | size | train s | command |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+            + markdown_table(("weights", "what", "parameters", "test models", "OA (%)", "mAcc (%)", "OA vote (%)",
+                              "mAcc vote (%)", "inst. mIoU (%)", "cls. mIoU (%)", "point acc. (%)", "size", "train s",
+                              "command"), rows)
             + ("" if not medical else
                "\n## Medical (frog anatomy, point SSM)\n\nTiny point SSM weights (`apps/points/models/point_ssm.py`) "
                "trained by our configs on the shipped frog set (`datasets/samples/points_frog.npz`: surface clouds of "
@@ -105,8 +104,8 @@ def _metrics(records: dict[str, dict[str, Any]], out_dir) -> str:
                "`point_ssm_cls_human`: the shipped human set (`datasets/samples/points_human.npz`: crops of 6 "
                "head structures of the FreeSurfer fsaverage template, ONE average anatomy; 36 test crops centred "
                "where no training crop is, on surface the training crops cover; chance 16.7 %).\n\n"
-               "| weights | what | parameters | test clouds | test scores | size | train s | command |\n"
-               "|---|---|---|---|---|---|---|---|\n" + "\n".join(medical) + "\n"))
+               + markdown_table(("weights", "what", "parameters", "test clouds", "test scores", "size", "train s",
+                                 "command"), medical)))
 
 
 POINTS = WeightsTable(
