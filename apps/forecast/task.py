@@ -35,7 +35,9 @@ CPUs, which takes its AVX2 path); ``"bf16"`` (default: the same test MSE to 8 di
 iTransformer, ``benchmarks/results/forecast_tslib_speed.md``) sets ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``
 while the task is set up (restored at ``teardown``), which sends fp32 matmuls to oneDNN's AVX-512 kernels
 (about 2x MKL's throughput here; relative error vs fp64 measured 4e-7, fp32-level: fp32 in and out, not
-bf16 rounding of the inputs; ``../shared/PERFORMANCE.md``). The flag is process-wide while set. Mixed
+bf16 rounding of the inputs, on this CPU; ``../shared/PERFORMANCE.md``). On a CPU with native bf16 units
+(AMX, AVX512-BF16) oneDNN may round the inputs to bf16 instead: check there with ``ieee``. The flag is
+process-wide while set. Mixed
 precision is the trainer's ``precision: bf16-mixed`` (Lightning's autocast), measured in
 ``benchmarks/results/forecast_tslib_speed.md``. ``lr_schedule="type1"`` is the
 official repositories' ``--lradj type1`` (Informer2020, TSLib, iTransformer, S-Mamba, Gateformer): the first
