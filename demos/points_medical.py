@@ -101,6 +101,10 @@ def run(choice: str | None, upload: str | None, weights_dir: Path):
     with torch.no_grad():
         x = torch.as_tensor(_take(points, n_points_of(exports["cls"])), dtype=torch.float32).unsqueeze(0)
         probs = torch.softmax(cls(x), -1)[0].numpy()
+        if not np.isfinite(probs).all():
+            raise DemoError("the organ classifier's output overflowed on this cloud (a known failure of the "
+                            "shipped BatchNorm model on a few clouds far from its training statistics; issue 15): "
+                            "pick another cloud")
         top = int(np.argmax(probs))
         # seg and completion were trained on clouds scaled to the unit sphere each (classification: frog-wide)
         unit = points - points.mean(0)

@@ -53,3 +53,19 @@ def test_bad_upload_and_missing_weights_are_messages(weights_dir, tmp_path):
     assert probs == {} and fig is None and "2-D" in status
     _, _, status = points_medical.on_run("liver #1", None, tmp_path / "empty")
     assert "no shipped frog point SSM weights" in status
+
+
+def test_non_finite_classifier_output_is_a_message_not_a_label(weights_dir, monkeypatch):
+    import torch
+
+    real = points_medical.load_weights
+
+    def overflowing(path):
+        model = real(path)
+        if model.hparams.get("task") == "cls":
+            model.forward = lambda x, *a, **k: torch.full((x.shape[0], 15), float("nan"))
+        return model
+
+    monkeypatch.setattr(points_medical, "load_weights", overflowing)
+    probs, fig, status = points_medical.on_run(points_medical.shipped_choices()[0], None, weights_dir)
+    assert probs == {} and fig is None and "overflowed" in status
