@@ -226,9 +226,11 @@ class ForecastTask(SpanmixModule):
 
     # ------------------------------------------------------------------------------ CPU matmul path
     def setup(self, stage: str) -> None:
-        if self.hparams.get("matmul_precision", "bf16") != "ieee" and self._saved_matmul_precision is None:
+        # Subclasses that do not take the option (FinanceTask) and checkpoints saved before it keep PyTorch's path.
+        mode = self.hparams.get("matmul_precision", "ieee")
+        if mode != "ieee" and self._saved_matmul_precision is None:
             self._saved_matmul_precision = torch.backends.mkldnn.matmul.fp32_precision
-            torch.backends.mkldnn.matmul.fp32_precision = self.hparams.matmul_precision
+            torch.backends.mkldnn.matmul.fp32_precision = mode
 
     def teardown(self, stage: str) -> None:
         if self._saved_matmul_precision is not None:
