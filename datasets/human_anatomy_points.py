@@ -18,11 +18,10 @@ structures' shapes, not generalisation across subjects.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from spanmix.datasets.points import SAMPLES_DIR, DatasetNotAvailable
+from spanmix.datasets.points import SAMPLES_DIR, open_shipped_sample
 
 __all__ = ["HUMAN_SAMPLE", "HUMAN_STRUCTURES", "load_human_sample"]
 
@@ -32,11 +31,8 @@ HUMAN_STRUCTURES = ("scalp", "inner_skull", "pial_left", "pial_right", "white_le
 
 def load_human_sample(path: str | os.PathLike | None = None) -> dict:
     """The shipped human set (module docstring) as float32/int64 arrays, split names as str."""
-    path = Path(path) if path is not None else HUMAN_SAMPLE
-    if not path.is_file():
-        raise DatasetNotAvailable(f"{path} is missing; regenerate it with `python -m spanmix.datasets."
-                                  "prepare_human_anatomy_sample --nilearn-wheel nilearn-*.whl`")
-    with np.load(path, allow_pickle=False) as z:
+    with open_shipped_sample(path, HUMAN_SAMPLE, "`python -m spanmix.datasets.prepare_human_anatomy_sample "
+                             "--nilearn-wheel nilearn-*.whl`") as z:
         return {
             "structures": [str(s) for s in z["structures"]],
             "cls_points": z["cls_points"].astype(np.float32), "cls_label": z["cls_label"].astype(np.int64),

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spanmix.datasets.points import SAMPLES_DIR, DatasetNotAvailable, PointDataError, read_point_file
+from spanmix.datasets.points import (SAMPLES_DIR, DatasetNotAvailable, PointDataError, open_shipped_sample,
+                                     read_point_file)
 
 __all__ = ["FROG_SAMPLE", "FROG_TISSUES", "MEDPOINTS_CLASSES", "coarse_class", "load_frog_sample", "load_medpoints",
            "medpoints_root", "remove_nearest"]
@@ -163,11 +164,8 @@ def remove_nearest(points: np.ndarray, ratio: float = 0.2, seed: int = 0) -> np.
 
 def load_frog_sample(path: str | os.PathLike | None = None) -> dict:
     """The shipped frog set (module docstring) as float32/int64 arrays, split names as str."""
-    path = Path(path) if path is not None else FROG_SAMPLE
-    if not path.is_file():
-        raise DatasetNotAvailable(f"{path} is missing; regenerate it with "
-                                  "`python -m spanmix.datasets.prepare_medical_points_sample --wheel pyvista-*.whl`")
-    with np.load(path, allow_pickle=False) as z:
+    with open_shipped_sample(path, FROG_SAMPLE,
+                             "`python -m spanmix.datasets.prepare_medical_points_sample --wheel pyvista-*.whl`") as z:
         return {
             "tissues": [str(t) for t in z["tissues"]],
             "cls_points": z["cls_points"].astype(np.float32), "cls_label": z["cls_label"].astype(np.int64),

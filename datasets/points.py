@@ -36,7 +36,7 @@ import numpy as np
 __all__ = [
     "CLOUD_EXTENSIONS", "MESH_EXTENSIONS", "PART_NAMES", "SAMPLES_DIR", "DatasetNotAvailable",
     "PointCloud", "PointDataError", "check_points", "fit_to_n", "load_kicad_sample", "material_part",
-    "normalize_unit_sphere", "read_point_file", "read_vrml", "sample_mesh",
+    "normalize_unit_sphere", "open_shipped_sample", "read_point_file", "read_vrml", "sample_mesh",
 ]
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -297,15 +297,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
 
 
+def open_shipped_sample(path: str | os.PathLike | None, default: Path, regenerate: str):
+    """``np.load`` of a shipped point sample (``path``, or ``default`` when None); a missing file is one
+    ``DatasetNotAvailable`` naming it and ``regenerate``, the command that makes it."""
+    path = Path(path) if path is not None else default
+    if not path.is_file():
+        raise DatasetNotAvailable(f"{path} is missing; regenerate it with {regenerate}")
+    return np.load(path, allow_pickle=False)
+
+
 def load_kicad_sample(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """The shipped KiCad shape set: ``points`` (M, N, 3) float32 on the unit sphere, ``normals`` (M, N, 3)
     float32, ``label`` (M,) int64 category, ``parts`` (M, N) int64 part labels (``PART_NAMES``), ``split``
     (M,) str (``train``/``val``/``test``, by model), ``classes`` (C,) str, ``names`` (M,) str (model files)."""
-    path = Path(path) if path is not None else KICAD_SAMPLE
-    if not path.is_file():
-        raise DatasetNotAvailable(f"{path} is missing; regenerate it with "
-                                  "`python -m spanmix.datasets.prepare_points_sample` (needs kicad-packages3d)")
-    with np.load(path, allow_pickle=False) as z:
+    with open_shipped_sample(path, KICAD_SAMPLE,
+                             "`python -m spanmix.datasets.prepare_points_sample` (needs kicad-packages3d)") as z:
         return {
             "points": z["points"].astype(np.float32),
             "normals": _unit(z["normals"].astype(np.float32)),
