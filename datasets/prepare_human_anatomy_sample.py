@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from spanmix.datasets.human_anatomy_points import HUMAN_SAMPLE, HUMAN_STRUCTURES
+from spanmix.datasets.prepare_medical_points_sample import fps
 
 DENSE_POINTS, CLS_POINTS = 20000, 512
 CROP_FRACTION = {"seeds": 0.25, "surface": 0.15}
@@ -98,15 +99,6 @@ def sample_surface(v: np.ndarray, t: np.ndarray, n: int, rng) -> np.ndarray:
     flip = u + w > 1
     u[flip], w[flip] = 1 - u[flip], 1 - w[flip]
     return (a[tri] + u[:, None] * (b[tri] - a[tri]) + w[:, None] * (c[tri] - a[tri])).astype(np.float32)
-
-
-def fps(points: np.ndarray, m: int, rng) -> np.ndarray:
-    chosen = [int(rng.integers(len(points)))]
-    d = np.full(len(points), np.inf)
-    for _ in range(m - 1):
-        d = np.minimum(d, ((points - points[chosen[-1]]) ** 2).sum(1))
-        chosen.append(int(d.argmax()))
-    return np.asarray(chosen)
 
 
 def regions(dense: np.ndarray, rng) -> np.ndarray:

@@ -91,6 +91,8 @@ def unit_sphere(p: np.ndarray) -> np.ndarray:
 
 
 def fps(points: np.ndarray, m: int, rng) -> np.ndarray:
+    """Farthest point sampling: ``m`` indices of ``points`` (N, 3), the first drawn from ``rng`` (also used by
+    the human anatomy sample's script)."""
     chosen = [int(rng.integers(len(points)))]
     d = np.full(len(points), np.inf)
     for _ in range(m - 1):
