@@ -10,11 +10,12 @@ the Triton kernels of ``selective_scan`` and ``local_attention`` (``triton_selec
 paths instead.
 """
 from spanmix.kernels.dispatch import reference_mode, triton_available, use_reference
-from spanmix.kernels.fft_conv import fft_conv, fft_conv_ref, fft_size, kernel_spectrum
+from spanmix.kernels.fft_conv import channel_groups, fft_conv, fft_conv_ref, fft_size, kernel_spectrum
 from spanmix.kernels.local_attention import local_attention, local_attention_ref
 from spanmix.kernels.selective_scan import selective_scan, selective_scan_ref
 
 __all__ = [
-    "fft_conv", "fft_conv_ref", "fft_size", "kernel_spectrum", "local_attention", "local_attention_ref",
+    "channel_groups", "fft_conv", "fft_conv_ref", "fft_size", "kernel_spectrum", "local_attention",
+    "local_attention_ref",
     "selective_scan", "selective_scan_ref", "reference_mode", "triton_available", "use_reference",
 ]

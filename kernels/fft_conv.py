@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from spanmix.kernels.dispatch import use_reference
 
-__all__ = ["fft_conv", "fft_conv_ref", "fft_size", "kernel_spectrum"]
+__all__ = ["channel_groups", "fft_conv", "fft_conv_ref", "fft_size", "kernel_spectrum"]
 
 # Long problems run in channel groups: complex temporaries of ~_GROUP_ELEMS elements (16 MiB of
 # complex64) instead of B·C·n, which is both less memory and faster (at L = 64k, C = 128: 157 vs 340 ms
@@ -132,6 +132,13 @@ def kernel_spectrum(k: torch.Tensor, L: int) -> torch.Tensor:
     return torch.fft.rfft(k[:, :L].to(work), n=fft_size(L, k.shape[1]))
 
 
+def channel_groups(batch: int, channels: int, n: int) -> list[tuple[int, int]]:
+    """The (c0, c1) channel groups of a length-``n`` FFT over (batch, channels, ·): complex temporaries of about
+    ``_GROUP_ELEMS`` elements, at least ``_MIN_GROUP`` channels each (fewer only when there are fewer)."""
+    group = min(channels, max(_MIN_GROUP, _GROUP_ELEMS // (batch * (n // 2 + 1))))
+    return [(c0, min(channels, c0 + group)) for c0 in range(0, channels, group)]
+
+
 def _fft_conv_fast(u, k, D, k_spec=None):
     B, C, L = u.shape
     work = _work_dtype(u, k, D)
@@ -141,12 +148,11 @@ def _fft_conv_fast(u, k, D, k_spec=None):
     def k_hat(c0, c1):
         return torch.fft.rfft(k[c0:c1].to(work), n=n) if k_spec is None else k_spec[c0:c1]
 
-    group = min(C, max(_MIN_GROUP, _GROUP_ELEMS // (B * (n // 2 + 1))))
+    groups = channel_groups(B, C, n)
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, k, D))
-    if needs_grad or group >= C:
+    if needs_grad or len(groups) == 1:
         pieces = []
-        for c0 in range(0, C, group):
-            c1 = min(C, c0 + group)
+        for c0, c1 in groups:
             uc = u[:, c0:c1].to(work)  # (B, g, L)
             spec = torch.fft.rfft(uc, n=n) * k_hat(c0, c1)  # (B, g, n // 2 + 1)
             y = torch.fft.irfft(spec, n=n)[..., :L]  # (B, g, L); samples >= L hold the discarded tail
@@ -156,8 +162,7 @@ def _fft_conv_fast(u, k, D, k_spec=None):
         return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
     # Inference: the same, in place, each group written straight into the output.
     out = torch.empty(B, C, L, dtype=u.dtype, device=u.device)
-    for c0 in range(0, C, group):
-        c1 = min(C, c0 + group)
+    for c0, c1 in groups:
         uc = u[:, c0:c1].to(work)
         spec = torch.fft.rfft(uc, n=n)
         spec *= k_hat(c0, c1)

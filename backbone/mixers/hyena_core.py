@@ -24,15 +24,9 @@ from __future__ import annotations
 import torch
 
 from spanmix.backbone.mixers.depthwise import causal_depthwise_conv, compute_dtype
-from spanmix.kernels import fft_size
+from spanmix.kernels import channel_groups, fft_size
 
-_GROUP_ELEMS = 1 << 21  # complex elements per channel group of the FFT loops (16 MiB of complex64)
 _ROWS = 1 << 14  # sequence rows per chunk of the short conv's backward
-
-
-def _groups(batch: int, channels: int, n: int):
-    group = min(channels, max(8, _GROUP_ELEMS // (batch * (n // 2 + 1))))
-    return [(c0, min(channels, c0 + group)) for c0 in range(0, channels, group)]
 
 
 def _gated(z: torch.Tensor, gate: torch.Tensor | None, keep: torch.Tensor | None) -> torch.Tensor:
@@ -47,7 +41,7 @@ def long_conv_into(out: torch.Tensor, w: torch.Tensor, k: torch.Tensor, bias: to
     group is read before it is written). ``k`` (C, Lk), ``bias`` (C,), ``k_spec`` optional (C, n//2+1)."""
     B, L, C = w.shape
     work = compute_dtype(w.dtype)
-    for c0, c1 in _groups(B, C, n):
+    for c0, c1 in channel_groups(B, C, n):
         wc = w[:, :, c0:c1].transpose(1, 2).to(work, copy=True)  # (B, g, L) contiguous
         spec = torch.fft.rfft(wc, n=n)
         spec *= torch.fft.rfft(k[c0:c1].to(work), n=n) if k_spec is None else k_spec[c0:c1]
@@ -65,7 +59,7 @@ def _long_conv_backward(g: torch.Tensor, w: torch.Tensor, k: torch.Tensor, bias:
     gw = torch.empty_like(w)
     gk = torch.empty(C, Lk, dtype=work, device=w.device)
     gb = torch.empty(C, dtype=work, device=w.device)
-    for c0, c1 in _groups(B, C, n):
+    for c0, c1 in channel_groups(B, C, n):
         gc = g[:, :, c0:c1].transpose(1, 2).to(work, copy=True)  # (B, g, L)
         wc = w[:, :, c0:c1].transpose(1, 2).to(work, copy=True)
         gspec = torch.fft.rfft(gc, n=n)

@@ -2,6 +2,8 @@
 (outputs and every gradient), in float64 (tight) and float32 (1e-5 relative)."""
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -132,8 +134,9 @@ def _grads(m, x, mask, fn):
 @pytest.mark.parametrize("layout, order", [("official", 2), ("paper", 2), ("official", 3)])
 def test_fused_backward_over_channel_groups_and_row_chunks(monkeypatch, layout, order):
     import spanmix.backbone.mixers.hyena_core as core
+    fc = importlib.import_module("spanmix.kernels.fft_conv")  # the package attribute is the function
 
-    monkeypatch.setattr(core, "_GROUP_ELEMS", 1)  # groups of 8 channels: 3 FFT groups for D = 24
+    monkeypatch.setattr(fc, "_GROUP_ELEMS", 1)  # groups of 8 channels (fft_conv's channel_groups): 3 for D = 24
     monkeypatch.setattr(core, "_ROWS", 7)  # the short conv's weight gradient in several row chunks
     torch.manual_seed(1)
     m = Hyena(24, order=order, emb_dim=5, max_len=64, layout=layout, filter_freq=10.0).double().train()
@@ -150,9 +153,9 @@ def test_fused_backward_over_channel_groups_and_row_chunks(monkeypatch, layout, 
 
 @pytest.mark.parametrize("layout, order", [("official", 2), ("paper", 3), ("official", 3)])
 def test_no_grad_in_place_path_matches_reference(monkeypatch, layout, order):
-    import spanmix.backbone.mixers.hyena_core as core
+    fc = importlib.import_module("spanmix.kernels.fft_conv")  # the package attribute is the function
 
-    monkeypatch.setattr(core, "_GROUP_ELEMS", 1)
+    monkeypatch.setattr(fc, "_GROUP_ELEMS", 1)  # groups of 8 channels (fft_conv's channel_groups)
     torch.manual_seed(2)
     m = Hyena(16, order=order, emb_dim=5, max_len=64, layout=layout).eval()
     x = torch.randn(2, 33, 16)
