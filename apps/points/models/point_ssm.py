@@ -156,6 +156,16 @@ class Dense(nn.Module):
         return self.act(self.norm(self.linear(x)))
 
 
+def dense_stack(widths: Sequence[int], groups: int = 8, batch_norm: bool = False) -> list[nn.Module]:
+    """``Dense`` layers through ``widths`` (w0 -> w1 -> ... -> w_last), for an ``nn.Sequential``."""
+    return [Dense(a, b, groups, batch_norm) for a, b in zip(widths[:-1], widths[1:])]
+
+
+def _head_norm(enc: dict[str, Any]) -> tuple[int, bool]:
+    """(GroupNorm groups, BatchNorm instead) of a head, from the encoder options."""
+    return enc.get("groups", 8), enc.get("group_norm") == "batch"
+
+
 class ECA(nn.Module):
     """Efficient channel attention (Wang et al., "ECA-Net", CVPR 2020): x * sigmoid(conv3(mean over points)).
     ``x`` (B, L, C) -> (B, L, C)."""
@@ -374,8 +384,8 @@ class PointSSMEncoder(nn.Module):
             nn.ModuleList(VanillaSSM(d, n_scans, max_len=max(npoints), **opts) for _ in range(blocks))
             for d in dims) if vanilla else None
         self.eca = nn.ModuleList(ECA() for _ in dims) if channel_attention else None
-        self.final = nn.Sequential(Dense(sum(widths), middle_width(sum(widths), dims[-1]), groups, bn),
-                                   Dense(middle_width(sum(widths), dims[-1]), dims[-1], groups, bn)) if final_concat else None
+        self.final = nn.Sequential(*dense_stack((sum(widths), middle_width(sum(widths), dims[-1]), dims[-1]), groups,
+                                                bn)) if final_concat else None
         self.widths, self.out_dim = widths, dims[-1]
 
     def _neighbours(self, xyz, feats, idx, centres, k):
@@ -456,8 +466,8 @@ class PointSSMCls(PointModel):
         enc, head = _split_options(size, _given(locals()))
         self.encoder = PointSSMEncoder(in_channels, **enc)
         widths = (2 * self.encoder.out_dim, *head["dense"])
-        groups, bn = enc.get("groups", 8), enc.get("group_norm") == "batch"
-        self.head = nn.Sequential(*(Dense(widths[i], widths[i + 1], groups, bn) for i in range(len(widths) - 1)),
+        groups, bn = _head_norm(enc)
+        self.head = nn.Sequential(*dense_stack(widths, groups, bn),
                                   nn.Linear(widths[-1], num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -490,9 +500,9 @@ class PointSSMSeg(PointModel):
             options.setdefault("npoints", (2048, 1024, 512, 256, 128))
         enc, head = _split_options(size, options)
         self.encoder = PointSSMEncoder(in_channels, **enc)
-        groups, bn = enc.get("groups", 8), enc.get("group_norm") == "batch"
+        groups, bn = _head_norm(enc)
         widths = (2 * self.encoder.out_dim, *head["dense"])
-        self.code = nn.Sequential(*(Dense(widths[i], widths[i + 1], groups, bn) for i in range(len(widths) - 1)))
+        self.code = nn.Sequential(*dense_stack(widths, groups, bn))
         skips = list(self.encoder.widths[::-1])                              # last level ... input projection
         if len(fp_dims) != len(skips) - 1:
             raise ValueError(f"PointSSMSeg: fp_dims needs {len(skips) - 1} widths (one per level), got {len(fp_dims)}")
@@ -549,9 +559,9 @@ class PointSSMCompletion(PointModel):
         enc, head = _split_options(size, options)
         self.num_classes = num_classes
         self.encoder = PointSSMEncoder(in_channels, **enc)
-        groups, bn = enc.get("groups", 8), enc.get("group_norm") == "batch"
+        groups, bn = _head_norm(enc)
         widths = (2 * self.encoder.out_dim, *head["dense"])
-        self.code = nn.Sequential(*(Dense(widths[i], widths[i + 1], groups, bn) for i in range(len(widths) - 1)))
+        self.code = nn.Sequential(*dense_stack(widths, groups, bn))
         d = widths[-1]
         self.cond = nn.Sequential(nn.Linear(num_classes, cond_dim), _act(), nn.Linear(cond_dim, cond_dim))
         self.gate, self.bias = nn.Linear(cond_dim, d), nn.Linear(cond_dim, d)
@@ -561,7 +571,7 @@ class PointSSMCompletion(PointModel):
 
         def mlp(cin):
             ws = (cin, *fold_hidden)
-            return nn.Sequential(*(Dense(ws[i], ws[i + 1], groups, bn) for i in range(len(ws) - 1)), nn.Linear(ws[-1], 3))
+            return nn.Sequential(*dense_stack(ws, groups, bn), nn.Linear(ws[-1], 3))
 
         self.fold1, self.fold2 = mlp(d + 2), mlp(d + 3)
 
