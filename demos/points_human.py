@@ -10,9 +10,12 @@ import html
 from pathlib import Path
 
 import numpy as np
-from tab_common import DemoError, demo_exports, load_weights
+from tab_common import DemoError, class_probabilities, demo_exports, load_weights
 
 PREFIX = "human: "
+#: Why a shipped point SSM classifier can overflow (README, issue 15); shown with the error.
+OVERFLOW = ("a known failure of the shipped BatchNorm model on a few clouds far from its training statistics; "
+            "issue 15")
 
 
 def human_export(weights_dir: Path) -> Path | None:
@@ -52,7 +55,7 @@ def run_human(choice: str, weights_dir: Path):
     n = n_points_of(export)
     points = d["cls_points"][i][np.random.default_rng(0).permutation(len(d["cls_points"][i]))[:n]]
     with torch.no_grad():
-        probs = torch.softmax(model(torch.as_tensor(points).unsqueeze(0)), -1)[0].numpy()
+        probs = class_probabilities(model(torch.as_tensor(points).unsqueeze(0))[0], "structure classifier", OVERFLOW)
     top, truth = int(np.argmax(probs)), d["structures"][d["cls_label"][i]]
     test = np.flatnonzero(d["cls_split"] == "test")
     context = (d["cls_points"][test, ::8] + d["cls_centre"][test, None]).reshape(-1, 3)
@@ -68,7 +71,8 @@ def run_human(choice: str, weights_dir: Path):
     status = (f"<p>Predicted structure <b>{html.escape(names[top])}</b> ({probs[top]:.1%}); true: "
               f"{html.escape(truth)}. The crop (green if right, red if wrong) in place among the other test "
               "crops of the FreeSurfer fsaverage template (an average anatomy, not one person). A tiny CPU "
-              "model trained on other crops of the same six surfaces; the shipped one tells only big structures "
-              "(scalp, inner skull) from small ones (cortex). The frog segmentation and completion models do "
-              "not apply to human structures.</p>")
+              "model trained on other crops of the same six surfaces; the shipped one tells head from brain and "
+              "partly left from right, but calls pial crops white matter (test scores: pretrained/points/"
+              "METRICS.md). The "
+              "frog segmentation and completion models do not apply to human structures.</p>")
     return {t: float(p) for t, p in zip(names, probs)}, fig, status

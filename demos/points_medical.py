@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from tab_common import DemoError, clean_message, demo_exports, listen, load_weights
+from tab_common import DemoError, class_probabilities, clean_message, demo_exports, listen, load_weights
 from tab_common import error_box as _error_box
 
 import points_human
@@ -100,11 +100,7 @@ def run(choice: str | None, upload: str | None, weights_dir: Path):
     tissues = list(cls.hparams.classes)
     with torch.no_grad():
         x = torch.as_tensor(_take(points, n_points_of(exports["cls"])), dtype=torch.float32).unsqueeze(0)
-        probs = torch.softmax(cls(x), -1)[0].numpy()
-        if not np.isfinite(probs).all():
-            raise DemoError("the organ classifier's output overflowed on this cloud (a known failure of the "
-                            "shipped BatchNorm model on a few clouds far from its training statistics; issue 15): "
-                            "pick another cloud")
+        probs = class_probabilities(cls(x)[0], "organ classifier", points_human.OVERFLOW)
         top = int(np.argmax(probs))
         # seg and completion were trained on clouds scaled to the unit sphere each (classification: frog-wide)
         unit = points - points.mean(0)

@@ -115,6 +115,18 @@ def clean_message(message: str, path: str | None = None) -> str:
     return _PATH_REPR.sub(lambda m: repr(Path(m.group(2)).name), message)
 
 
+def class_probabilities(logits, what: str, why: str):
+    """Softmax of one cloud's class ``logits`` (C,) as a numpy array. Non-finite logits (the model overflowed)
+    are a ``DemoError``: "the <what>'s output overflowed on this cloud (<why>): pick another cloud"."""
+    import numpy as np
+    import torch
+
+    probs = torch.softmax(logits, -1).numpy()
+    if not np.isfinite(probs).all():
+        raise DemoError(f"the {what}'s output overflowed on this cloud ({why}): pick another cloud")
+    return probs
+
+
 @lru_cache(maxsize=16)
 def load_weights(path: str):
     """The module exported at ``path`` (``spanmix export`` / ``save_pretrained``), in eval mode, loaded once."""

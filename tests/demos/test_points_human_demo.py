@@ -42,3 +42,19 @@ def test_missing_human_weights_or_bad_choice_are_messages(weights_dir, tmp_path)
     assert fig is None and "point_ssm_cls_human" in status
     _, fig, status = points_medical.on_run(points_human.PREFIX + "scalp #9999", None, weights_dir)
     assert fig is None and "unknown shipped cloud" in status
+
+
+def test_non_finite_structure_classifier_output_is_a_message(weights_dir, monkeypatch):
+    import torch
+
+    real = points_human.load_weights
+
+    def overflowing(path):
+        model = real(path)
+        # on the cached module itself, so through monkeypatch: undone after the test
+        monkeypatch.setattr(model, "forward", lambda x, *a, **k: torch.full((x.shape[0], 6), float("inf")))
+        return model
+
+    monkeypatch.setattr(points_human, "load_weights", overflowing)
+    probs, fig, status = points_medical.on_run(points_human.human_choices()[0], None, weights_dir)
+    assert probs == {} and fig is None and "overflowed" in status

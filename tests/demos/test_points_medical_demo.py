@@ -63,7 +63,8 @@ def test_non_finite_classifier_output_is_a_message_not_a_label(weights_dir, monk
     def overflowing(path):
         model = real(path)
         if model.hparams.get("task") == "cls":
-            model.forward = lambda x, *a, **k: torch.full((x.shape[0], 15), float("nan"))
+            # on the cached module itself, so through monkeypatch: undone after the test
+            monkeypatch.setattr(model, "forward", lambda x, *a, **k: torch.full((x.shape[0], 15), float("nan")))
         return model
 
     monkeypatch.setattr(points_medical, "load_weights", overflowing)
