@@ -54,6 +54,8 @@ def in_subprocess(script: str, *args: str, timeout: float = 900.0) -> dict:
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """The weights builder's table writer (``spanmix.apps.harness.weights.markdown_table``) without its final
+    newline: benchmark scripts join their tables into sections themselves."""
+    from spanmix.apps.harness.weights import markdown_table as table
+
+    return table(header, rows).removesuffix("\n")
