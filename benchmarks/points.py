@@ -187,7 +187,7 @@ def _medical_task(config: dict, model: str, options: dict, dm):
     from spanmix.apps.points.task import PointsTask
 
     m = config["model"]
-    extra = {k: m[k] for k in ("label_smoothing",) if k in m}
+    extra = {k: m[k] for k in ("label_smoothing", "dcd_alpha", "dcd_lambda", "cd_weight") if k in m}
     return PointsTask(model, options, task=config["data"]["task"], num_classes=dm.num_classes, classes=dm.classes,
                       lr=m["lr"], weight_decay=m["weight_decay"], optimizer=m["optimizer"], schedule=m["schedule"],
                       **extra)

@@ -112,16 +112,18 @@ def run(choice: str | None, upload: str | None, weights_dir: Path):
         partial_cloud = remove_nearest(unit, 0.2, seed=0)
         xp = torch.as_tensor(_take(partial_cloud, n_points_of(exports["completion"])), dtype=torch.float32)
         done = cpl(xp.unsqueeze(0), torch.tensor([top]))[0].numpy()
+    kept = len(xp) if getattr(cpl.net, "keep_input", False) else 0    # the input itself, then the added points
     fig = make_subplots(rows=1, cols=3, specs=[[{"type": "scene"}] * 3],
                         subplot_titles=("predicted tissue per point", "partial input (20% removed)", "completed"))
     _scatter(fig, xs[0].numpy(), tissue, tissues, 1, "scene")
     _scatter(fig, xp.numpy(), np.zeros(len(xp), int), None, 2, "scene2")
-    _scatter(fig, done, np.full(len(done), 9), None, 3, "scene3")
+    _scatter(fig, done, np.r_[np.zeros(kept, int), np.full(len(done) - kept, 9)], None, 3, "scene3")
     fig.update_layout(title=title, height=520, margin=dict(l=0, r=0, t=60, b=0),
                       **{s: dict(aspectmode="data") for s in ("scene", "scene2", "scene3")})
     status = (f"<p>Predicted organ <b>{html.escape(tissues[top])}</b> ({probs[top]:.1%}). Left: points coloured by "
               "predicted tissue; middle and right: the input with the 20% nearest a point removed, and the cloud "
-              "the completion model made from it (conditioned on the predicted organ). Tiny CPU models trained on "
+              "the completion model made from it (conditioned on the predicted organ; the points it added in colour, "
+              "beside the kept input). Tiny CPU models trained on "
               "ONE frog's organs (15 tissues); other anatomy gets the nearest of these tissues.</p>")
     return {t: float(p) for t, p in zip(tissues, probs)}, fig, status
 

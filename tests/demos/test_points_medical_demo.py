@@ -46,6 +46,18 @@ def test_shipped_organ_gives_probabilities_tissues_and_completion(weights_dir):
     assert "Predicted organ" in status and "true tissue" in fig.layout.title.text
 
 
+def test_completion_that_keeps_its_input_draws_the_added_points_apart(weights_dir, tmp_path):
+    import shutil
+
+    for name in ("cls", "seg"):
+        shutil.copytree(weights_dir / name, tmp_path / name)
+    _export(tmp_path, "cpl", "completion", "point_ssm_completion", n_out=10, keep_input=True, folding_times=0,
+            final_hidden=[16], dense=[16])
+    _, fig, _ = points_medical.on_run(points_medical.shipped_choices()[0], None, tmp_path)
+    done = sorted(len(t.x) for t in fig.data if t.scene == "scene3")
+    assert done == [10, 64]                                            # added points, then the kept input
+
+
 def test_bad_upload_and_missing_weights_are_messages(weights_dir, tmp_path):
     bad = tmp_path / "flat.xyz"
     bad.write_text("0 0\n1 1\n")

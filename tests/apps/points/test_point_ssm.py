@@ -156,11 +156,57 @@ def test_segmentation_and_completion_heads():
     assert y.shape == (2, 64, 3)
     C.density_aware_chamfer(y, x, alpha=40, n_lambda=0.5).mean().backward()
     assert cpl.fold2[-1].weight.grad is not None and cpl.gate.weight.grad is not None
+    # keep_input: the partial cloud itself, then n_out folded points (only those are predicted)
+    keep = build_point_model("point_ssm_completion", num_classes=3, n_out=16, fold_hidden=(32,), d_state=8,
+                             keep_input=True, **MICRO)
+    y = keep(x, torch.tensor([0, 2]))
+    assert y.shape == (2, 96 + 16, 3)
+    torch.testing.assert_close(y[:, :96], x, rtol=0, atol=0)
+    # folding_times=0: the official PointNetDecoder's fully-connected path, any n_out
+    fc = build_point_model("point_ssm_completion", num_classes=3, n_out=10, folding_times=0, final_hidden=(32,),
+                           d_state=8, **MICRO)
+    y = fc(x, torch.tensor([0, 2]))
+    assert y.shape == (2, 10, 3) and not hasattr(fc, "fold1")
+    C.chamfer_distance(y, x).mean().backward()
+    assert fc.final[-1].weight.grad is not None
+
+
+def test_range_guard_bounds_the_growth_of_a_batchnorm_model_in_eval():
+    """With BatchNorm (eval: a fixed affine map) the gated SSM products make the output a high-degree
+    polynomial of the input's scale, so an unusual cloud overflows. The guard is the identity in training (same
+    outputs) and in eval caps each mixer input at the largest per-point RMS it saw in training, so the output
+    grows at most linearly with the cloud's scale."""
+    x = cloud()
+    ratios, train_out = {}, {}
+    for range_guard in (False, True):
+        torch.manual_seed(0)
+        net = build_point_model("point_ssm", num_classes=3, group_norm="batch", range_guard=range_guard, d_state=8,
+                                **MICRO)
+        train_out[range_guard] = net(x)              # training mode: records the guard's limits
+        net.eval()
+        with torch.no_grad():
+            ratios[range_guard] = [float(net(s * x).abs().max() / net(x).abs().max()) for s in (1e2, 1e4)]
+    torch.testing.assert_close(train_out[True], train_out[False], rtol=0, atol=0)
+    guards = [m for m in net.modules() if isinstance(m, P.RangeGuard)]
+    assert guards and all(float(g.limit) > 0 for g in guards)
+    assert not all(math.isfinite(r) and r < 1e3 for r in ratios[False])          # blows up (or overflows)
+    assert all(math.isfinite(r) for r in ratios[True])
+    assert ratios[True][1] / ratios[True][0] < 1e3                               # x100 scale: linear x100, quadratic x1e4
+
+
+def test_range_guard_caps_each_point_at_the_training_limit():
+    g = P.RangeGuard()
+    g(torch.tensor([[3.0, 4.0], [0.0, 1.0]]))                                   # RMS 3.54, 0.71
+    assert float(g.limit) == pytest.approx(12.5 ** 0.5)
+    g.eval()
+    y = g(torch.tensor([[30.0, 40.0], [1.0, 1.0]]))
+    torch.testing.assert_close(y, torch.tensor([[3.0, 4.0], [1.0, 1.0]]))      # first capped, second kept
 
 
 @pytest.mark.parametrize("call, match", [
     (lambda: build_point_model("point_ssm", num_classes=3, **MICRO)(torch.rand(2, 64, 2)), r"\(batch, points >= 1, 3\)"),
     (lambda: build_point_model("point_ssm", num_classes=3, size="huge"), "unknown size"),
+    (lambda: build_point_model("point_ssm_completion", num_classes=3, folding_times=1, **MICRO), "folding_times must be"),
     (lambda: build_point_model("point_ssm", num_classes=3, query="radius", **MICRO), "query must be"),
     (lambda: build_point_model("point_ssm", num_classes=3, orders=("spiral",), **MICRO), "unknown scan orders"),
     (lambda: build_point_model("point_ssm", num_classes=3, widht=3, **MICRO), "unknown option"),
