@@ -74,7 +74,7 @@ Departures from the official code:
   the input); the official decoder outputs the whole cloud.
 
 Shapes: ``x`` (B, N, 3) -> logits (B, classes) | per-point logits (B, N, classes) | completed cloud
-(B, n_out, 3).
+(B, n_out, 3), or (B, N + n_out, 3) with ``keep_input``.
 """
 from __future__ import annotations
 
