@@ -15,7 +15,7 @@ from tab_common import DemoError, class_probabilities, demo_exports, load_weight
 PREFIX = "human: "
 #: Why a shipped point SSM classifier can overflow (README, issue 15); shown with the error.
 OVERFLOW = ("a BatchNorm point SSM without range_guard can overflow on a cloud far from its training statistics; "
-            "the shipped ones carry the guard")
+            "the shipped classifiers carry the guard")
 
 
 def human_export(weights_dir: Path) -> Path | None:
