@@ -577,7 +577,7 @@ class PointSSMCompletion(PointModel):
         cond_dim: width of the class embedding. fold_hidden: hidden widths of each folding MLP.
         folding_times: 2 (fold a square grid twice, the official completion config) or 0 (the official
             ``PointNetDecoder``'s default: Dense layers ``final_hidden`` then a Linear to ``n_out`` x 3).
-        keep_input: return the input's xyz followed by the ``n_out`` folded points, (B, N + grid^2, 3).
+        keep_input: return the input's xyz followed by the decoder's points, (B, N + decoder points, 3).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, *, size: str | None = "paper", n_out: int = 2048,
@@ -608,19 +608,18 @@ class PointSSMCompletion(PointModel):
             raise ValueError(f"PointSSMCompletion: folding_times must be 2 (fold a grid twice) or 0 (the "
                              f"fully-connected decoder), got {folding_times!r}")
         self.folding_times, self.n_out = folding_times, n_out
+
+        def mlp(cin, hidden, out):
+            ws = (cin, *hidden)
+            return nn.Sequential(*dense_stack(ws, groups, bn), nn.Linear(ws[-1], out))
+
         if folding_times == 0:
-            ws = (d, *final_hidden)
-            self.final = nn.Sequential(*dense_stack(ws, groups, bn), nn.Linear(ws[-1], 3 * n_out))
-            return
-        g = int(math.isqrt(n_out))
-        lin = torch.linspace(-0.5, 0.5, g)
-        self.register_buffer("grid", torch.stack(torch.meshgrid(lin, lin, indexing="xy"), -1).reshape(-1, 2), persistent=False)
-
-        def mlp(cin):
-            ws = (cin, *fold_hidden)
-            return nn.Sequential(*dense_stack(ws, groups, bn), nn.Linear(ws[-1], 3))
-
-        self.fold1, self.fold2 = mlp(d + 2), mlp(d + 3)
+            self.final = mlp(d, final_hidden, 3 * n_out)
+        else:
+            lin = torch.linspace(-0.5, 0.5, int(math.isqrt(n_out)))
+            self.register_buffer("grid", torch.stack(torch.meshgrid(lin, lin, indexing="xy"), -1).reshape(-1, 2),
+                                 persistent=False)
+            self.fold1, self.fold2 = mlp(d + 2, fold_hidden, 3), mlp(d + 3, fold_hidden, 3)
 
     def forward(self, x: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:
         check_cloud(type(self).__name__, x, self.in_channels)
